@@ -1,0 +1,53 @@
+// Command tcsctl is the operator's tool for the Trusted Certificate Service:
+// it inspects and verifies SGX quotes, fetches and serves DCAP collateral,
+// wraps CA keys for an enclave, and runs the local demo.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tcs-project/tcs/internal/version"
+)
+
+// rootCmd is the top of the command tree. Each subcommand lives in its own
+// file and adds itself in an init function.
+var rootCmd = &cobra.Command{
+	Use:   "tcsctl",
+	Short: "Operate the Trusted Certificate Service: quotes, collateral, key wrapping",
+	Long: `tcsctl is the operator's tool for the Trusted Certificate Service.
+
+It inspects and verifies Intel SGX ECDSA quotes (version 3) against DCAP
+collateral, fetches and serves that collateral, and wraps CA private keys
+for an enclave's public key in the KMRA format that the key server uses.`,
+	Version:       version.String("tcsctl"),
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	rootCmd.SetVersionTemplate("{{.Version}}\n")
+	if err := rootCmd.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "tcsctl: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+// exitError carries a specific exit status out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode returns the status for err: the one an exitError carries, or 1.
+func exitCode(err error) int {
+	if e, ok := err.(*exitError); ok {
+		return e.code
+	}
+	return 1
+}
