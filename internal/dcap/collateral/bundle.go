@@ -55,8 +55,9 @@ type bundleJSON struct {
 }
 
 // ParseBundleJSON decodes a bundle in the dcap-qvl JSON form. It checks
-// only the encoding: every field must be present, and the CRLs and
-// signatures must be hex. Verification is the verifier's job.
+// only the encoding: every field must be present, the signatures must be
+// hex, and the CRLs hex, PEM or DER text (see NormalizeCRL); both CRLs are
+// stored as DER. Verification is the verifier's job.
 func ParseBundleJSON(data []byte) (*Bundle, error) {
 	var raw bundleJSON
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -90,13 +91,27 @@ func ParseBundleJSON(data []byte) (*Bundle, error) {
 		QEIdentityIssuerChain: []byte(raw.QEIdentityIssuerChain),
 		PCKCRLIssuerChain:     []byte(raw.PCKCRLIssuerChain),
 	}
-	hexFields := []struct {
+	crlFields := []struct {
 		name string
 		src  string
 		dst  *[]byte
 	}{
 		{"root_ca_crl", raw.RootCACRL, &b.RootCACRL},
 		{"pck_crl", raw.PCKCRL, &b.PCKCRL},
+	}
+	for _, f := range crlFields {
+		der, err := NormalizeCRL([]byte(f.src))
+		if err != nil {
+			return nil, fmt.Errorf("invalid collateral JSON: field %q: %w", f.name, err)
+		}
+		*f.dst = der
+	}
+
+	hexFields := []struct {
+		name string
+		src  string
+		dst  *[]byte
+	}{
 		{"tcb_info_signature", raw.TCBInfoSignature, &b.TCBInfoSignature},
 		{"qe_identity_signature", raw.QEIdentitySignature, &b.QEIdentitySignature},
 	}

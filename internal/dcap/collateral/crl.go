@@ -1,0 +1,59 @@
+package collateral
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// ErrInvalidCRL is wrapped by every error of NormalizeCRL.
+var ErrInvalidCRL = errors.New("invalid CRL encoding")
+
+// derSequenceTag is the first byte of a DER certificate revocation list.
+const derSequenceTag = 0x30
+
+const pemCRLType = "X509 CRL"
+
+// NormalizeCRL returns the DER form of a CRL given as DER, as PEM ("X509
+// CRL" block) or as hex text of the DER, the three forms in which PCS
+// clients and caches pass CRLs around. It checks the encoding only; a
+// signature and validity check is the verifier's job. Surrounding white
+// space is ignored in the text forms.
+func NormalizeCRL(b []byte) ([]byte, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%w: empty", ErrInvalidCRL)
+	}
+	if b[0] == derSequenceTag {
+		return b, nil
+	}
+
+	text := bytes.TrimSpace(b)
+	if bytes.HasPrefix(text, []byte("-----BEGIN ")) {
+		block, rest := pem.Decode(text)
+		if block == nil {
+			return nil, fmt.Errorf("%w: PEM text does not decode", ErrInvalidCRL)
+		}
+		if block.Type != pemCRLType {
+			return nil, fmt.Errorf("%w: PEM block type %q, want %q", ErrInvalidCRL, block.Type, pemCRLType)
+		}
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, fmt.Errorf("%w: %d bytes after the PEM block", ErrInvalidCRL, len(rest))
+		}
+		return checkDER(block.Bytes, "PEM")
+	}
+
+	der := make([]byte, hex.DecodedLen(len(text)))
+	if _, err := hex.Decode(der, text); err != nil {
+		return nil, fmt.Errorf("%w: neither DER, PEM nor hex: %v", ErrInvalidCRL, err)
+	}
+	return checkDER(der, "hex")
+}
+
+func checkDER(der []byte, form string) ([]byte, error) {
+	if len(der) == 0 || der[0] != derSequenceTag {
+		return nil, fmt.Errorf("%w: the %s text does not hold a DER SEQUENCE", ErrInvalidCRL, form)
+	}
+	return der, nil
+}
