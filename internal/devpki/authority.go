@@ -22,14 +22,15 @@ const (
 	ProcessorCA CAType = "processor"
 )
 
-// Subject common names. Each contains the role words of Intel's names
-// ("Root CA", "PCK Platform CA", "PCK Processor CA", "TCB Signing", "PCK
-// Certificate") so that tools which classify certificates by role work, and
-// starts with "TCS Development" so that no one mistakes them for Intel's.
+// Subject common names. The root, TCB signing and PCK names start with "TCS
+// Development" so that no one mistakes them for Intel's. The intermediates
+// carry Intel's exact names because verifiers, Intel's Quote Verification
+// Library among them, tell the CA type by the issuer's common name; their
+// organization and their root still mark them as development certificates.
 const (
 	RootCommonName        = "TCS Development SGX Root CA"
-	PlatformCACommonName  = "TCS Development SGX PCK Platform CA"
-	ProcessorCACommonName = "TCS Development SGX PCK Processor CA"
+	PlatformCACommonName  = "Intel SGX PCK Platform CA"
+	ProcessorCACommonName = "Intel SGX PCK Processor CA"
 	TCBSigningCommonName  = "TCS Development SGX TCB Signing"
 	PCKCommonName         = "TCS Development SGX PCK Certificate"
 	organization          = "TCS Development (not Intel)"
