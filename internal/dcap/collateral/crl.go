@@ -25,11 +25,18 @@ func NormalizeCRL(b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidCRL)
 	}
-	if b[0] == derSequenceTag {
-		return b, nil
-	}
 
+	// Hex comes first: hex text may begin with '0', which is the DER
+	// SEQUENCE tag, but a DER CRL is never all hex digits because its
+	// length bytes are not ASCII.
 	text := bytes.TrimSpace(b)
+	if isHexText(text) {
+		der := make([]byte, hex.DecodedLen(len(text)))
+		if _, err := hex.Decode(der, text); err != nil {
+			return nil, fmt.Errorf("%w: invalid hex: %v", ErrInvalidCRL, err)
+		}
+		return checkDER(der, "hex")
+	}
 	if bytes.HasPrefix(text, []byte("-----BEGIN ")) {
 		block, rest := pem.Decode(text)
 		if block == nil {
@@ -43,12 +50,22 @@ func NormalizeCRL(b []byte) ([]byte, error) {
 		}
 		return checkDER(block.Bytes, "PEM")
 	}
-
-	der := make([]byte, hex.DecodedLen(len(text)))
-	if _, err := hex.Decode(der, text); err != nil {
-		return nil, fmt.Errorf("%w: neither DER, PEM nor hex: %v", ErrInvalidCRL, err)
+	if b[0] == derSequenceTag {
+		return b, nil
 	}
-	return checkDER(der, "hex")
+	return nil, fmt.Errorf("%w: neither DER, PEM nor hex (first byte %#x)", ErrInvalidCRL, b[0])
+}
+
+func isHexText(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func checkDER(der []byte, form string) ([]byte, error) {
