@@ -51,8 +51,8 @@ type signedDates struct {
 // Describe reads the FMSPC, the PCK CA type and the validity window of a
 // bundle. The FMSPC comes from the TCB Info. The CA type comes from the
 // common name of the PCK CRL's issuer ("Intel SGX PCK Platform CA" or
-// "... Processor CA"); when the name contains neither word, caHint is used,
-// and when caHint is empty too, Describe fails. Describe checks no
+// "... Processor CA"). Only when the name contains neither word is caHint
+// used, and when caHint is empty too, Describe fails. Describe checks no
 // signature.
 func Describe(b *collateral.Bundle, caHint string) (Entry, error) {
 	tcb, err := readSignedDates(b.TCBInfo, "TCB Info")
@@ -121,28 +121,14 @@ func readSignedDates(body []byte, what string) (signedDates, error) {
 
 func caOfCRL(crl *x509.RevocationList, caHint string) (string, error) {
 	name := strings.ToLower(crl.Issuer.CommonName)
-	var fromName string
 	switch {
 	case strings.Contains(name, CAProcessor):
-		fromName = CAProcessor
+		return CAProcessor, nil
 	case strings.Contains(name, CAPlatform):
-		fromName = CAPlatform
+		return CAPlatform, nil
+	case caHint != "":
+		return ParseCA(caHint)
 	}
-
-	if caHint == "" {
-		if fromName == "" {
-			return "", fmt.Errorf("%w: cannot tell the PCK CA type from the CRL issuer %q; name it platform or processor",
-				ErrInvalidBundle, crl.Issuer.CommonName)
-		}
-		return fromName, nil
-	}
-	hint, err := ParseCA(caHint)
-	if err != nil {
-		return "", err
-	}
-	if fromName != "" && fromName != hint {
-		return "", fmt.Errorf("%w: PCK CRL issuer %q is a %s CA, not %s", ErrInvalidBundle,
-			crl.Issuer.CommonName, fromName, hint)
-	}
-	return hint, nil
+	return "", fmt.Errorf("%w: cannot tell the PCK CA type from the CRL issuer %q; name the file <fmspc>-platform.json or <fmspc>-processor.json",
+		ErrInvalidBundle, crl.Issuer.CommonName)
 }
