@@ -33,7 +33,6 @@ softhsm: ## Make sure SoftHSM2 is installed (installs it with apt-get when root)
 
 .PHONY: test
 test: softhsm controlplane ## Run all unit and integration tests (builds what they need first).
-	bash hack/check-generated.sh
 	KUBEBUILDER_ASSETS=$(BIN_DIR) $(GO) test $(TEST_FLAGS) $(TEST_PACKAGES)
 
 .PHONY: demo

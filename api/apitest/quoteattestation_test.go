@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
-	"github.com/tcs-project/tcs/internal/testenv"
 )
 
 // randomBytes returns n bytes from crypto/rand.
@@ -54,7 +53,6 @@ func createNamespace(t *testing.T, c client.Client, name string) {
 }
 
 func TestQuoteAttestationAPI(t *testing.T) {
-	env := testenv.Start(t, testenv.Options{})
 	ctx := context.Background()
 	c := env.Client
 	createNamespace(t, c, "qa-test")
