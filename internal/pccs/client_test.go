@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tcs-project/tcs/internal/dcap/collateral"
+	"github.com/tcs-project/tcs/internal/dcap/verify"
 )
 
 // startServer serves cat on a loopback port and returns the v4 base URL.
@@ -71,6 +73,17 @@ func TestClientRoundTripReal(t *testing.T) {
 				t.Fatalf("Collateral(%s): %v", entry.Key, err)
 			}
 			compareBundles(t, got, want)
+
+			// The fetched bundle verifies the real quote at the sample's time,
+			// so every signed byte came through unchanged.
+			quote, at, status := readRealQuote(t, filepath.Dir(path))
+			res, err := verify.New(verify.Config{}).Verify(quote, got, at)
+			if err != nil {
+				t.Fatalf("Verify with fetched collateral: %v", err)
+			}
+			if res.TCBStatus != status {
+				t.Errorf("TCB status %s, want %s", res.TCBStatus, status)
+			}
 		})
 	}
 }
@@ -550,4 +563,23 @@ func TestClientRejectsBadCA(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"intermediate"`) {
 		t.Errorf("error %v, want one naming the CA type", err)
 	}
+}
+
+// readRealQuote reads quote.bin and expect ("UNIX_TIME STATUS") of a real
+// sample folder.
+func readRealQuote(t *testing.T, dir string) (quote []byte, at time.Time, status string) {
+	t.Helper()
+	quote, err := os.ReadFile(filepath.Join(dir, "quote.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect, err := os.ReadFile(filepath.Join(dir, "expect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unix int64
+	if _, err := fmt.Sscanf(string(expect), "%d %s", &unix, &status); err != nil {
+		t.Fatalf("expect %q: %v", expect, err)
+	}
+	return quote, time.Unix(unix, 0), status
 }
