@@ -110,8 +110,10 @@ func (vc *verifiedCollateral) verifyCRLs(v *Verifier, b *collateral.Bundle) *Err
 	if vc.pckRevoked, err = vc.checkCRL("PCK CRL", b.PCKCRL, vc.pckCRLIssuer); err != nil {
 		return fail(StepCRL, ErrInvalidCollateral, "", err)
 	}
+	// The PCK CRL issuer is the CA of the PCK certificates it covers, so
+	// its revocation revokes their chains.
 	if vc.rootRevoked[string(vc.pckCRLIssuer.SerialNumber.Bytes())] {
-		return failf(StepCRL, ErrInvalidCollateral, "PCK CRL issuer %q (serial %s) is revoked by the root CA CRL",
+		return failf(StepCRL, ErrRevokedPCKChain, "PCK CA %q (serial %s) is revoked by the root CA CRL",
 			vc.pckCRLIssuer.Subject.CommonName, vc.pckCRLIssuer.SerialNumber.Text(16))
 	}
 	return nil
