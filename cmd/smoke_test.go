@@ -88,7 +88,7 @@ func writeKubeconfig(t *testing.T, env *testenv.Env) string {
 	return path
 }
 
-// waitReady polls url until it answers 200 or the deadline passes.
+// waitReady polls url until it returns 200 or the deadline passes.
 func waitReady(ctx context.Context, url string) error {
 	for {
 		resp, err := http.Get(url)

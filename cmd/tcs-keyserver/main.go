@@ -1,6 +1,6 @@
 // Command tcs-keyserver is the key server side of the Trusted Certificate
-// Service: it verifies the SGX quote of each QuoteAttestation and answers
-// it with the CA keys that its release policy allows, wrapped for the
+// Service: it verifies the SGX quote of each QuoteAttestation and provisions
+// the CA keys that its release policy allows, wrapped for the
 // enclave.
 package main
 
@@ -34,7 +34,7 @@ func main() {
 	}
 
 	// TODO: register the QuoteAttestation reconciler; until then the
-	// server runs its probes and metrics but answers no request.
+	// server runs its probes and metrics but handles no request.
 	log.Info("Starting", "leaderElection", opts.LeaderElect)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager stopped with an error")

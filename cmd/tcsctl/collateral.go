@@ -219,7 +219,7 @@ func serveCatalog(ctx context.Context, logger *slog.Logger, opts collateralServe
 			return nil, fmt.Errorf("--bundles: %w", err)
 		}
 		if len(entries) == 0 {
-			logger.Warn("bundle directory holds no bundle yet", "dir", opts.bundles)
+			logger.Warn("bundle directory contains no bundle yet", "dir", opts.bundles)
 		}
 		for _, e := range entries {
 			logger.Info("serving bundle", "key", e.Key.String(),
@@ -239,7 +239,7 @@ func serveCatalog(ctx context.Context, logger *slog.Logger, opts collateralServe
 		if err != nil {
 			return nil, fmt.Errorf("--dev-authority: %w", err)
 		}
-		logger.Warn("serving development collateral; only verifiers told to trust the development root accept it",
+		logger.Warn("serving development collateral, which only verifiers configured to trust the development root accept",
 			"key", e.Key.String(), "root", authority.Root().Subject.CommonName)
 		catalog = append(catalog, dev)
 	}

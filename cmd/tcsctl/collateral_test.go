@@ -138,7 +138,7 @@ func TestCollateralFetchFromDevAuthority(t *testing.T) {
 func TestCollateralFetchFromBundles(t *testing.T) {
 	// Two development platforms with their own FMSPC, root and TCB signing
 	// key. The API has one QE Identity and one root CA CRL, so only the TCB
-	// Info can be told apart per FMSPC; the newest bundle supplies the rest.
+	// Info differs per FMSPC. The newest bundle supplies the rest.
 	bundles := t.TempDir()
 	var want []pccs.Entry
 	platforms := []struct {
