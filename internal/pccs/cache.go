@@ -70,7 +70,10 @@ type Cache struct {
 type cacheEntry struct {
 	entry       Entry
 	fetchedAt   time.Time
-	lastFailure time.Time
+	// lastAttempt is when the last refresh inside the refresh margin
+	// ended, whatever its outcome, so that a failing upstream, or one that
+	// has nothing newer yet, is asked at most once per RetryInterval.
+	lastAttempt time.Time
 	lastErr     error
 }
 
@@ -124,9 +127,9 @@ func (c *Cache) Collateral(ctx context.Context, fmspc [fmspcLen]byte, ca string)
 	c.mu.Lock()
 	cached := c.entries[key]
 	var old Entry
-	var lastFailure time.Time
+	var lastAttempt time.Time
 	if cached != nil {
-		old, lastFailure = cached.entry, cached.lastFailure
+		old, lastAttempt = cached.entry, cached.lastAttempt
 	}
 	c.mu.Unlock()
 
@@ -135,10 +138,10 @@ func (c *Cache) Collateral(ctx context.Context, fmspc [fmspcLen]byte, ca string)
 		return old.Bundle, nil
 	}
 
-	// Inside the refresh margin but still valid: refresh unless a recent
-	// attempt failed, and fall back to the old bundle.
+	// Inside the refresh margin but still valid: refresh unless another
+	// attempt ended recently, and fall back to the old bundle.
 	if cached != nil && now.Before(old.Validity.NextUpdate) {
-		if !lastFailure.IsZero() && now.Before(lastFailure.Add(c.opts.RetryInterval)) {
+		if c.attemptedRecently(lastAttempt, now) {
 			return old.Bundle, nil
 		}
 		fresh, err := c.fetch(ctx, key)
@@ -158,6 +161,10 @@ func (c *Cache) Collateral(ctx context.Context, fmspc [fmspcLen]byte, ca string)
 		return nil, err
 	}
 	return fresh.Bundle, nil
+}
+
+func (c *Cache) attemptedRecently(lastAttempt, now time.Time) bool {
+	return !lastAttempt.IsZero() && now.Before(lastAttempt.Add(c.opts.RetryInterval))
 }
 
 func (c *Cache) refreshAt(e Entry) time.Time {
@@ -186,7 +193,7 @@ func (c *Cache) RefreshDue(ctx context.Context) int {
 		if now.Before(c.refreshAt(e.entry)) {
 			continue
 		}
-		if !e.lastFailure.IsZero() && now.Before(e.lastFailure.Add(c.opts.RetryInterval)) {
+		if c.attemptedRecently(e.lastAttempt, now) {
 			continue
 		}
 		due = append(due, key)
@@ -244,17 +251,32 @@ func (c *Cache) runFetch(ctx context.Context, key Key, call *fetchCall) {
 	now := c.opts.Now()
 
 	c.mu.Lock()
-	if err == nil {
-		c.entries[key] = &cacheEntry{entry: entry, fetchedAt: now}
-	} else if cached := c.entries[key]; cached != nil {
-		cached.lastFailure = now
+	cached := c.entries[key]
+	kept := false
+	switch {
+	case err != nil && cached != nil:
+		cached.lastAttempt = now
 		cached.lastErr = err
+	case err != nil:
+	case cached != nil && entry.Validity.IssueDate.Before(cached.entry.Validity.IssueDate) &&
+		cached.entry.Validity.Contains(now):
+		// Never roll back to older collateral while the newer one is
+		// valid: older TCB Info may rate a platform better than it is.
+		cached.lastAttempt = now
+		entry, kept = cached.entry, true
+	default:
+		c.entries[key] = &cacheEntry{entry: entry, fetchedAt: now, lastAttempt: now}
 	}
 	delete(c.inflight, key)
 	c.mu.Unlock()
 
 	if err != nil {
 		c.opts.Logger.Warn("collateral refresh failed", "fmspc", FormatFMSPC(key.FMSPC), "ca", key.CA, "error", err)
+	}
+	if kept {
+		c.opts.Logger.Warn("upstream returned collateral older than the cached one; keeping the cached one",
+			"fmspc", FormatFMSPC(key.FMSPC), "ca", key.CA,
+			"cachedIssueDate", entry.Validity.IssueDate.UTC().Format(time.RFC3339))
 	}
 	call.entry, call.err = entry, err
 	close(call.done)

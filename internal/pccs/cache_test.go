@@ -11,7 +11,7 @@ import (
 	"github.com/tcs-project/tcs/internal/dcap/collateral"
 )
 
-// upstreamSource is a Source whose answer a test can change. It counts the
+// upstreamSource is a Source whose result a test can change. It counts the
 // calls and can hold them until released.
 type upstreamSource struct {
 	mu     sync.Mutex
@@ -334,4 +334,44 @@ func BenchmarkCacheHit(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestCacheLimitsRefreshesWithoutNewer(t *testing.T) {
+	first := newSyntheticBundle(t, bundleSpec{fmspc: testFMSPC})
+	up := &upstreamSource{bundle: first}
+	clock := &fakeClock{now: testIssue.Add(time.Hour)}
+	c := newTestCache(t, up, clock)
+	mustCollateral(t, c)
+
+	// Upstream has nothing newer yet: inside the margin the cache asks it
+	// once per RetryInterval, not on every request.
+	clock.Set(testNext.Add(-time.Hour))
+	for range 5 {
+		mustCollateral(t, c)
+	}
+	if n := up.callCount(); n != 2 {
+		t.Errorf("upstream called %d times, want 2", n)
+	}
+	clock.Set(testNext.Add(-time.Hour + 2*time.Minute))
+	mustCollateral(t, c)
+	if n := up.callCount(); n != 3 {
+		t.Errorf("upstream called %d times after the retry interval, want 3", n)
+	}
+}
+
+func TestCacheKeepsNewerOnRollback(t *testing.T) {
+	newer := newSyntheticBundle(t, bundleSpec{fmspc: testFMSPC})
+	up := &upstreamSource{bundle: newer}
+	clock := &fakeClock{now: testIssue.Add(time.Hour)}
+	c := newTestCache(t, up, clock)
+	mustCollateral(t, c)
+
+	older := newSyntheticBundle(t, bundleSpec{fmspc: testFMSPC, issue: testIssue.Add(-time.Hour), next: testNext})
+	up.set(older, nil)
+	if err := c.Refresh(context.Background(), testFMSPC, CAPlatform); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustCollateral(t, c); got != newer {
+		t.Error("cache replaced its bundle with an older one")
+	}
 }

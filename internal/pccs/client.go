@@ -16,7 +16,7 @@ import (
 
 // IntelPCSURL is the base URL of Intel's PCS API version 4 for SGX. It is
 // documentation for operators only: nothing in this package uses it as a
-// default, so the caller always names the service it trusts to answer.
+// default, so the caller always names the service it trusts.
 const IntelPCSURL = "https://api.trustedservices.intel.com/sgx/certification/v4"
 
 // Paths below the base URL, from Intel's PCS API v4 documentation and the
@@ -61,8 +61,8 @@ type ClientOptions struct {
 	// Timeout bounds each request, including reading the body. Zero
 	// means DefaultTimeout.
 	Timeout time.Duration
-	// RootCACRLURL is where the root CA CRL is fetched. Empty means the
-	// PCCS path <base URL>/rootcacrl. For Intel's PCS, give the CRL
+	// RootCACRLURL is the URL of the root CA CRL. Empty means the PCCS
+	// path <base URL>/rootcacrl. For Intel's PCS, give the CRL
 	// distribution point of the Intel SGX Root CA certificate.
 	RootCACRLURL string
 	// MaxBodyBytes bounds the size of a response body. Zero means

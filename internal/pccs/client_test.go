@@ -583,3 +583,24 @@ func readRealQuote(t *testing.T, dir string) (quote []byte, at time.Time, status
 	}
 	return quote, time.Unix(unix, 0), status
 }
+
+func BenchmarkClientCollateral(b *testing.B) {
+	bundle := newSyntheticBundle(b, bundleSpec{fmspc: testFMSPC})
+	e, err := Describe(bundle, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(NewHandler(StaticCatalog{e}, HandlerOptions{}))
+	b.Cleanup(srv.Close)
+	c, err := NewClient(srv.URL+DefaultPathPrefix, ClientOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Collateral(ctx, testFMSPC, CAPlatform); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

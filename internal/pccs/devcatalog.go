@@ -10,11 +10,11 @@ import (
 )
 
 // AuthorityCatalog serves the development collateral of a devpki
-// authority: collateral that a development root signs for the authority's
-// one platform. It issues a bundle on first use and issues a new one once
-// the time passes the middle of the current bundle's validity, so that a
-// client cache with a refresh margin of up to half the lifetime never
-// holds a bundle close to expiry. It is safe for concurrent use.
+// authority, which a development root signs for the authority's one
+// platform. It issues a bundle on first use and a new one once the time
+// passes the middle of the current bundle's validity. So a client cache
+// with a refresh margin of up to half the lifetime never holds a bundle
+// close to expiry. It is safe for concurrent use.
 type AuthorityCatalog struct {
 	authority *devpki.Authority
 	now       func() time.Time

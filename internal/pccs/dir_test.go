@@ -30,7 +30,7 @@ func TestDirSourceLookup(t *testing.T) {
 
 	writeBundle(t, dir, "00906ea10000-platform.json", platform)
 	writeBundle(t, dir, "anything.json", processor)
-	// The name claims testFMSPC, but the TCB Info inside says other.
+	// The name claims testFMSPC, but the TCB Info inside contains other.
 	writeBundle(t, dir, "00906ea10000-processor.json", misnamed)
 	writeBundle(t, dir, "a-old.json", older)
 	writeBundle(t, dir, "b-new.json", newer)
@@ -170,5 +170,28 @@ func TestWriteBundleFileRoundTrip(t *testing.T) {
 	compareBundles(t, entry.Bundle, want)
 	if entry.Key != (Key{FMSPC: testFMSPC, CA: CAPlatform}) {
 		t.Errorf("Key = %s", entry.Key)
+	}
+}
+
+func BenchmarkDirSourceCollateral(b *testing.B) {
+	dir := b.TempDir()
+	for i := range 8 {
+		fmspc := testFMSPC
+		fmspc[5] = byte(i)
+		bundle := newSyntheticBundle(b, bundleSpec{fmspc: fmspc})
+		if err := WriteBundleFile(filepath.Join(dir, BundleFileName(Key{FMSPC: fmspc, CA: CAPlatform})), bundle); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src, err := NewDirSource(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := src.Collateral(ctx, testFMSPC, CAPlatform); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -14,15 +14,15 @@ package pccs
 
 import "errors"
 
-// Sentinel errors. Callers use errors.Is to tell transient trouble (retry
-// later) from permanent answers (stop).
+// Sentinel errors. Callers use errors.Is to separate transient failures
+// (retry later) from permanent ones (stop).
 var (
 	// ErrUnavailable marks a transient failure: the network failed, the
-	// request timed out, or the service answered 408, 429 or 5xx. Retry
+	// request timed out, or the service returned 408, 429 or 5xx. Retry
 	// with backoff.
 	ErrUnavailable = errors.New("collateral service unavailable")
 
-	// ErrNotFound marks a permanent answer that the collateral does not
+	// ErrNotFound marks a permanent failure because the collateral does not
 	// exist, such as HTTP 404 for an FMSPC the service does not know.
 	ErrNotFound = errors.New("collateral not found")
 

@@ -173,7 +173,7 @@ func checkPEMChain(chain []byte) error {
 			break
 		}
 		if block.Type != pemCertificate {
-			return fmt.Errorf("issuer chain holds a PEM block of type %q, want %q", block.Type, pemCertificate)
+			return fmt.Errorf("issuer chain contains a PEM block of type %q, want %q", block.Type, pemCertificate)
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
 			return fmt.Errorf("issuer chain certificate %d does not parse: %w", count+1, err)
@@ -181,7 +181,7 @@ func checkPEMChain(chain []byte) error {
 		count++
 	}
 	if count == 0 {
-		return errors.New("issuer chain holds no PEM certificate")
+		return errors.New("issuer chain contains no PEM certificate")
 	}
 	if len(bytes.TrimSpace(rest)) != 0 {
 		return errors.New("issuer chain has data after its last PEM certificate")
@@ -219,8 +219,8 @@ func isUnreserved(c byte) bool {
 }
 
 // normaliseCRL returns the DER of a CRL delivered as DER, as PEM, or as hex
-// text of either; the PCCS sends the root CA CRL as hex, and the PCS sends
-// PEM unless the request asks for encoding=der. The result parses as a CRL.
+// text of either. The PCCS sends the root CA CRL as hex, and the PCS sends
+// PEM unless the request sets encoding=der. The result parses as a CRL.
 func normaliseCRL(body []byte) ([]byte, error) {
 	der, err := crlDER(body, true)
 	if err != nil {

@@ -110,7 +110,7 @@ type bundleSpec struct {
 	issue      time.Time
 	next       time.Time
 	pckCACN    string // defaults to "Test SGX PCK <Platform|Processor> CA"
-	tcbVersion int    // a field that tells bundles apart
+	tcbVersion int    // distinguishes bundles that are otherwise alike
 }
 
 // newSyntheticBundle builds a bundle whose chains and CRLs parse and whose

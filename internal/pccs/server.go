@@ -16,8 +16,8 @@ import (
 // certification API version 4.
 const DefaultPathPrefix = "/sgx/certification/v4"
 
-// DefaultListenAddress is where the development server listens unless told
-// otherwise: loopback only, on the PCCS's usual port.
+// DefaultListenAddress is the development server's default listen address:
+// loopback only, on the PCCS's usual port.
 const DefaultListenAddress = "127.0.0.1:8081"
 
 // shutdownTimeout bounds how long Serve waits for open requests to finish.
@@ -68,7 +68,7 @@ func (m MultiCatalog) Entries(ctx context.Context) ([]Entry, error) {
 
 // HandlerOptions configures NewHandler.
 type HandlerOptions struct {
-	// PathPrefix is where the API lives. Empty means DefaultPathPrefix.
+	// PathPrefix is the path of the API root. Empty means DefaultPathPrefix.
 	PathPrefix string
 	// Logger receives one line per request at debug level and every
 	// failure at warning level. Nil means no logging.
@@ -228,9 +228,9 @@ func (s *server) serveRootCACRL(w http.ResponseWriter, r *http.Request) {
 // reach when non-loopback listening was not allowed.
 var ErrNotLoopback = errors.New("listen address is not loopback")
 
-// Listen opens a TCP listener on addr ("host:port"; port 0 picks a free
-// one). Unless allowNonLoopback is set, the host must be a loopback
-// address or "localhost", because the development server answers anyone
+// Listen opens a TCP listener on addr, as "host:port" where port 0 picks a
+// free one. Unless allowNonLoopback is set, the host must be a loopback
+// address or "localhost", because the development server serves anyone
 // who can reach it.
 func Listen(addr string, allowNonLoopback bool) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
@@ -266,7 +266,7 @@ func isLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Serve answers HTTP requests on ln with h until ctx is done, then shuts
+// Serve serves HTTP requests on ln with h until ctx is done, then shuts
 // down, waiting up to five seconds for open requests.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
