@@ -68,8 +68,8 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	entry       Entry
-	fetchedAt   time.Time
+	entry     Entry
+	fetchedAt time.Time
 	// lastAttempt is when the last refresh inside the refresh margin
 	// ended, whatever its outcome, so that a failing upstream, or one that
 	// has nothing newer yet, is asked at most once per RetryInterval.
