@@ -304,7 +304,7 @@ func readPEMCertificates(path string) ([]*x509.Certificate, error) {
 		certs = append(certs, cert)
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("trust root %s holds no PEM certificate", path)
+		return nil, fmt.Errorf("trust root %s contains no PEM certificate: give a PEM file of the root CA", path)
 	}
 	return certs, nil
 }

@@ -252,10 +252,10 @@ func parseConfiguration(der []byte) (*Configuration, error) {
 	return cfg, nil
 }
 
-func parseFields(der []byte, what string) ([]field, error) {
+func parseFields(der []byte, name string) ([]field, error) {
 	var fields []field
 	if err := unmarshalAll(der, &fields); err != nil {
-		return nil, fmt.Errorf("%w: %s is not a SEQUENCE of (OID, value): %v", ErrInvalidExtension, what, err)
+		return nil, fmt.Errorf("%w: %s is not a SEQUENCE of (OID, value): %v", ErrInvalidExtension, name, err)
 	}
 	return fields, nil
 }

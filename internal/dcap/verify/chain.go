@@ -26,7 +26,7 @@ const pemCertBegin = "-----BEGIN CERTIFICATE-----"
 // decodePEMChain decodes a sequence of PEM certificates separated only by
 // white space. A NUL byte may end the text, as in a quote's certification
 // data.
-func decodePEMChain(b []byte, what string) ([]*x509.Certificate, error) {
+func decodePEMChain(b []byte, name string) ([]*x509.Certificate, error) {
 	if n := len(b); n > 0 && b[n-1] == 0 {
 		b = b[:n-1]
 	}
@@ -35,21 +35,27 @@ func decodePEMChain(b []byte, what string) ([]*x509.Certificate, error) {
 	for len(rest) > 0 {
 		if !bytes.HasPrefix(rest, []byte(pemCertBegin)) {
 			return nil, fmt.Errorf("%s: %d bytes that are not a PEM certificate after certificate %d",
-				what, len(rest), len(certs))
+				name, len(rest), len(certs))
 		}
 		block, after := pem.Decode(rest)
 		if block == nil || block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
-			return nil, fmt.Errorf("%s: certificate %d is not a valid PEM CERTIFICATE block", what, len(certs))
+			return nil, fmt.Errorf("%s: certificate %d is not a valid PEM CERTIFICATE block", name, len(certs))
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d: %w", what, len(certs), err)
+			return nil, fmt.Errorf("%s: certificate %d: %w", name, len(certs), err)
+		}
+		// RFC 5280 section 4.2: a certificate with a critical extension
+		// that the verifier does not process must be rejected.
+		if len(cert.UnhandledCriticalExtensions) > 0 {
+			return nil, fmt.Errorf("%s: certificate %q has an unknown critical extension %s",
+				name, cert.Subject.CommonName, cert.UnhandledCriticalExtensions[0])
 		}
 		certs = append(certs, cert)
 		rest = bytes.TrimLeft(after, " \t\r\n")
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no certificate", what)
+		return nil, fmt.Errorf("%s: no certificate", name)
 	}
 	return certs, nil
 }
@@ -60,19 +66,19 @@ func selfSigned(c *x509.Certificate) bool {
 
 // splitRoot separates the one self-signed certificate of certs from the
 // others, whatever their order.
-func splitRoot(certs []*x509.Certificate, what string) (root *x509.Certificate, others []*x509.Certificate, err error) {
+func splitRoot(certs []*x509.Certificate, name string) (root *x509.Certificate, others []*x509.Certificate, err error) {
 	for _, c := range certs {
 		if !selfSigned(c) {
 			others = append(others, c)
 			continue
 		}
 		if root != nil {
-			return nil, nil, fmt.Errorf("%s has two self-signed certificates", what)
+			return nil, nil, fmt.Errorf("%s has two self-signed certificates", name)
 		}
 		root = c
 	}
 	if root == nil {
-		return nil, nil, fmt.Errorf("%s has no root certificate", what)
+		return nil, nil, fmt.Errorf("%s has no root certificate", name)
 	}
 	return root, others, nil
 }

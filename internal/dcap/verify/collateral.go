@@ -168,6 +168,7 @@ func (vc *verifiedCollateral) verifySignedJSON(v *Verifier, step Step, name stri
 	if !bytes.Equal(root.Raw, vc.root.Raw) {
 		return nil, failf(step, ErrInvalidCollateral, "%s issuer chain has root %q, not the root of the PCK CRL issuer chain", name, root.Subject.CommonName)
 	}
+
 	signer := others[0]
 	if err := checkIssued(signer, root); err != nil {
 		return nil, fail(step, ErrInvalidCollateral, name+" issuer chain", err)
@@ -176,6 +177,7 @@ func (vc *verifiedCollateral) verifySignedJSON(v *Verifier, step Step, name stri
 		return nil, failf(step, ErrInvalidCollateral, "%s signing certificate %q (serial %s) is revoked by the root CA CRL",
 			name, signer.Subject.CommonName, signer.SerialNumber.Text(16))
 	}
+
 	key, err := p256Key(signer)
 	if err != nil {
 		return nil, fail(step, ErrInvalidCollateral, name+" signing certificate", err)

@@ -52,6 +52,9 @@ func TestVerifyRealMutations(t *testing.T) {
 		"version 4": {
 			func(b []byte) []byte { binary.LittleEndian.PutUint16(b, 4); return b }, ErrUnsupportedQuote, StepParse,
 		},
+		"QE vendor ID changed": {
+			func(b []byte) []byte { b[12] ^= 1; return b }, ErrUnsupportedQuote, StepParse,
+		},
 		"trailing byte": {
 			func(b []byte) []byte { return append(b, 0) }, ErrMalformedQuote, StepParse,
 		},

@@ -1,8 +1,9 @@
 // Package verify checks Intel SGX ECDSA quotes (version 3) against DCAP
-// collateral the way Intel's Quote Verification Library does: PCK chain to
-// the pinned Intel SGX Root CA, CRLs, the PCK SGX extension, QE report
-// signature and binding, quote signature, TCB Info and QE Identity, TCB
-// level selection and the merged TCB status, all at an explicit time.
+// collateral the way Intel's Quote Verification Library does, at an
+// explicit time. The steps are the PCK chain to the pinned Intel SGX Root
+// CA, the CRLs, the PCK SGX extension, the QE report signature and binding,
+// the quote signature, TCB Info and QE Identity, TCB level selection and
+// the merged TCB status.
 //
 // It reports the enclave's identity without judging it: which enclaves and
 // statuses to accept is the release policy's job.
@@ -25,7 +26,7 @@ import (
 // Config configures a Verifier.
 type Config struct {
 	// ExtraRoots are development roots trusted in addition to the pinned,
-	// embedded Intel SGX Root CA. A result verified under one says so.
+	// embedded Intel SGX Root CA. A result verified under one reports it.
 	ExtraRoots []*x509.Certificate
 }
 
@@ -81,6 +82,12 @@ func (v *Verifier) verify(raw []byte, c *collateral.Bundle, at time.Time, r *Res
 		return fail(StepParse, kind, "", perr)
 	}
 	r.Enclave = enclaveIdentity(&q.Body)
+	// Only Intel's quoting enclave is supported: its identity is the QE
+	// Identity that Intel signs.
+	if q.Header.QEVendorID != quote.IntelQEVendorID {
+		return failf(StepParse, ErrUnsupportedQuote, "QE vendor ID %x, only Intel's %x is supported",
+			q.Header.QEVendorID, quote.IntelQEVendorID)
+	}
 	if c == nil {
 		return failf(StepCRL, ErrInvalidCollateral, "no collateral bundle")
 	}
