@@ -113,9 +113,11 @@ func NewCache(upstream Source, opts CacheOptions) *Cache {
 }
 
 // Collateral returns the cached bundle for the key while it is fresh. A
-// bundle inside its refresh margin is refreshed first, and the old one is
-// returned if that fails. An expired or missing bundle is fetched, and a
-// failure is returned as the upstream error.
+// bundle inside its refresh margin is refreshed first, at most once per
+// RetryInterval, and the old one is returned if that fails. An expired or
+// missing bundle is fetched, and a failure is returned as the upstream
+// error. A bundle that upstream returns already expired is returned as it
+// is, so that the verifier reports it as expired.
 func (c *Cache) Collateral(ctx context.Context, fmspc [fmspcLen]byte, ca string) (*collateral.Bundle, error) {
 	ca, err := ParseCA(ca)
 	if err != nil {
@@ -172,7 +174,8 @@ func (c *Cache) refreshAt(e Entry) time.Time {
 }
 
 // Refresh fetches the bundle for the key from upstream now, whatever the
-// state of the cached one, and stores it on success.
+// state of the cached one. It stores the result unless that is older than
+// a cached bundle that is still valid.
 func (c *Cache) Refresh(ctx context.Context, fmspc [fmspcLen]byte, ca string) error {
 	ca, err := ParseCA(ca)
 	if err != nil {
