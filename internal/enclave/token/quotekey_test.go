@@ -19,6 +19,7 @@ func TestQuoteKeyLifecycle(t *testing.T) {
 	if got := countObjects(t, tok); got != 2 {
 		t.Errorf("token holds %d objects after generation, want 2", got)
 	}
+	checkQuoteKeyAttributes(t, tok, k)
 
 	if _, err := tok.GenerateQuoteKey("attestation-1"); !errors.Is(err, ErrExists) {
 		t.Errorf("second GenerateQuoteKey error = %v, want ErrExists", err)
@@ -50,12 +51,10 @@ func TestQuoteKeyLifecycle(t *testing.T) {
 	}
 }
 
-func TestQuoteKeyAttributes(t *testing.T) {
-	tok := openToken(t, testConfig(t))
-	k, err := tok.GenerateQuoteKey("attestation-1")
-	if err != nil {
-		t.Fatal(err)
-	}
+// checkQuoteKeyAttributes checks that the private quote key can only
+// unwrap and never leaves the token.
+func checkQuoteKeyAttributes(t *testing.T, tok *Token, k *QuoteKey) {
+	t.Helper()
 	want := map[uint]bool{
 		pkcs11.CKA_TOKEN:       true,
 		pkcs11.CKA_PRIVATE:     true,
@@ -65,7 +64,7 @@ func TestQuoteKeyAttributes(t *testing.T) {
 		pkcs11.CKA_SIGN:        false,
 		pkcs11.CKA_DECRYPT:     false,
 	}
-	err = tok.withSession(func(s pkcs11.SessionHandle) error {
+	err := tok.withSession(func(s pkcs11.SessionHandle) error {
 		for typ, value := range want {
 			got, err := tok.boolAttribute(s, k.priv, typ)
 			if err != nil {

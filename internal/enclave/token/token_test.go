@@ -24,7 +24,7 @@ const testLabel = "tcs-test"
 
 // testConfig sets up a fresh SoftHSM2 token directory and returns a
 // configuration whose PINs are read from files, as production reads them.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	t.Helper()
 	hsm := softhsmtest.New(t)
 	userPIN, err := PINFromFile(hsm.UserPINFile)
@@ -38,7 +38,7 @@ func testConfig(t *testing.T) Config {
 	return Config{ModulePath: hsm.Module, TokenLabel: testLabel, UserPIN: userPIN, SOPIN: soPIN}
 }
 
-func openToken(t *testing.T, cfg Config) *Token {
+func openToken(t testing.TB, cfg Config) *Token {
 	t.Helper()
 	tok, err := Open(cfg)
 	if err != nil {
