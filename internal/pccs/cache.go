@@ -25,8 +25,8 @@ const (
 	// bundle is refreshed. Intel issues TCB Info and QE Identity with
 	// about 30 days of validity, so a day leaves room for many retries.
 	DefaultRefreshMargin = 24 * time.Hour
-	// DefaultRetryInterval is the wait after a failed refresh before the
-	// next attempt, while the old bundle is still served.
+	// DefaultRetryInterval is the minimum time between two refreshes of
+	// one bundle inside its refresh margin.
 	DefaultRetryInterval = time.Minute
 	// DefaultFetchTimeout bounds one fetch from the upstream Source.
 	DefaultFetchTimeout = 2 * time.Minute
@@ -37,10 +37,11 @@ const (
 
 // CacheOptions configures a Cache. The zero value gives the defaults.
 type CacheOptions struct {
-	// RefreshMargin: a bundle is refreshed once the time is within this
-	// margin of its earliest nextUpdate.
+	// RefreshMargin is how long before its earliest nextUpdate a bundle
+	// is refreshed.
 	RefreshMargin time.Duration
-	// RetryInterval is the wait after a failed refresh before the next.
+	// RetryInterval is the minimum time between two refreshes of one
+	// bundle inside its refresh margin.
 	RetryInterval time.Duration
 	// FetchTimeout bounds each fetch from the upstream Source.
 	FetchTimeout time.Duration
@@ -70,9 +71,10 @@ type Cache struct {
 type cacheEntry struct {
 	entry     Entry
 	fetchedAt time.Time
-	// lastAttempt is when the last refresh inside the refresh margin
-	// ended, whatever its outcome, so that a failing upstream, or one that
-	// has nothing newer yet, is asked at most once per RetryInterval.
+	// lastAttempt is when the last fetch for the key ended, whatever its
+	// outcome. Inside the refresh margin the cache asks upstream again only
+	// RetryInterval after it, so that a failing upstream, or one with
+	// nothing newer yet, is not asked on every request.
 	lastAttempt time.Time
 	lastErr     error
 }
@@ -186,7 +188,7 @@ func (c *Cache) Refresh(ctx context.Context, fmspc [fmspcLen]byte, ca string) er
 }
 
 // RefreshDue refreshes every cached bundle whose refresh time has come and
-// whose last failure, if any, is older than RetryInterval. It returns the
+// whose last fetch ended more than RetryInterval ago. It returns the
 // number of bundles it tried to refresh.
 func (c *Cache) RefreshDue(ctx context.Context) int {
 	now := c.opts.Now()
@@ -204,7 +206,7 @@ func (c *Cache) RefreshDue(ctx context.Context) int {
 	c.mu.Unlock()
 
 	for _, key := range due {
-		// fetch records and logs the failure.
+		// fetch records and logs a failure.
 		_, _ = c.fetch(ctx, key)
 	}
 	return len(due)
