@@ -299,7 +299,7 @@ func issue(e entropy, parent *x509.Certificate, parentKey *ecdsa.PrivateKey, pub
 // signPCK issues a PCK certificate for pub under the Platform or Processor
 // CA. A nil extension value leaves the SGX extension out.
 func (a *Authority) signPCK(e entropy, caType CAType, pub *ecdsa.PublicKey, extValue []byte,
-	notBefore, notAfter time.Time) (*x509.Certificate, error) {
+	notBefore, notAfter time.Time, extra ...pkix.Extension) (*x509.Certificate, error) {
 	template := x509.Certificate{
 		Subject:   pkix.Name{CommonName: PCKCommonName, Organization: []string{organization}},
 		NotBefore: notBefore,
@@ -309,6 +309,7 @@ func (a *Authority) signPCK(e entropy, caType CAType, pub *ecdsa.PublicKey, extV
 	if extValue != nil {
 		template.ExtraExtensions = []pkix.Extension{{Id: OIDSGXExtension, Value: extValue}}
 	}
+	template.ExtraExtensions = append(template.ExtraExtensions, extra...)
 	ca, caKey := a.CA(caType)
 	cert, err := issue(e, ca, caKey, pub, template)
 	if err != nil {
@@ -401,6 +402,9 @@ type PCKOptions struct {
 	RawExtension []byte
 	// OmitExtension leaves the SGX extension out.
 	OmitExtension bool
+	// ExtraExtensions are added to the certificate, for example an unknown
+	// critical extension that a verifier must reject.
+	ExtraExtensions []pkix.Extension
 }
 
 // IssuePCK issues another PCK certificate with a fresh key under one of the
@@ -435,7 +439,7 @@ func (a *Authority) IssuePCK(opts PCKOptions) (*x509.Certificate, *ecdsa.Private
 	if opts.OmitExtension {
 		value = nil
 	}
-	cert, err := a.signPCK(e, opts.CAType, &key.PublicKey, value, opts.NotBefore, opts.NotAfter)
+	cert, err := a.signPCK(e, opts.CAType, &key.PublicKey, value, opts.NotBefore, opts.NotAfter, opts.ExtraExtensions...)
 	if err != nil {
 		return nil, nil, err
 	}

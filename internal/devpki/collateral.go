@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -436,6 +437,9 @@ func (a *Authority) crl(c *crlConfig, format CRLFormat, placeholders ...*big.Int
 		for _, p := range placeholders {
 			add(p)
 		}
+	}
+	if c.signer.cert == nil || c.signer.key == nil {
+		return nil, errors.New("CRL signer needs a certificate and a key")
 	}
 	template := &x509.RevocationList{
 		Number:                    big.NewInt(1),

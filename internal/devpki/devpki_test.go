@@ -494,13 +494,76 @@ func TestQuoteOptions(t *testing.T) {
 	}
 }
 
-func TestQuoteSizeFieldOverflow(t *testing.T) {
+func TestQuoteInvalidOptions(t *testing.T) {
 	a := newAuthority(t, Options{})
-	if _, err := a.Quote([64]byte{}, WithQEAuthDataSizeDelta(1<<16)); err == nil {
-		t.Error("Quote accepted a QE auth data size beyond 16 bits")
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := a.Quote([64]byte{}, WithCertDataSizeDelta(-1<<20)); err == nil {
-		t.Error("Quote accepted a negative certification data size")
+	cases := map[string]QuoteOption{
+		"auth data size beyond 16 bits":   WithQEAuthDataSizeDelta(1 << 16),
+		"negative cert data size":         WithCertDataSizeDelta(-1 << 20),
+		"negative truncation":             Truncate(-1),
+		"P-384 attestation key":           WithAttestationKey(p384),
+		"P-384 PCK key":                   WithLeaf(a.PCK(), p384),
+		"nil edit functions are harmless": nil,
+	}
+	for name, opt := range cases {
+		t.Run(name, func(t *testing.T) {
+			if opt == nil {
+				if _, err := a.Quote([64]byte{}, WithHeader(nil), WithReportBody(nil), WithQEReport(nil)); err != nil {
+					t.Errorf("Quote with nil edit functions: %v", err)
+				}
+				return
+			}
+			if _, err := a.Quote([64]byte{}, opt); err == nil {
+				t.Error("Quote succeeded, want an error")
+			}
+		})
+	}
+}
+
+func TestCollateralInvalidOptions(t *testing.T) {
+	a := newAuthority(t, Options{})
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]CollateralOption{
+		"TCB Info version 1":               WithTCBInfoVersion(1),
+		"P-384 signer":                     WithCollateralSigner(p384, a.TCBSigning(), a.Root()),
+		"nil JSON signer":                  WithCollateralSigner(nil),
+		"CRL signer without a certificate": WithPCKCRLSigner(nil, a.IntermediateKey()),
+		"CRL signer without a key":         WithRootCRLSigner(a.Root(), nil),
+	}
+	for name, opt := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := a.Collateral(time.Now(), opt); err == nil {
+				t.Error("Collateral succeeded, want an error")
+			}
+		})
+	}
+}
+
+func TestAuthorityConcurrentUse(t *testing.T) {
+	a := newAuthority(t, Options{})
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			var reportData [64]byte
+			reportData[0] = byte(i)
+			if _, err := a.Quote(reportData); err != nil {
+				errs <- err
+				return
+			}
+			_, err := a.Collateral(time.Now())
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
 

@@ -93,6 +93,12 @@ func PublicKeyBytes(pub *ecdsa.PublicKey) ([]byte, error) {
 // signRaw signs SHA-256(message) and returns r||s, each 32 bytes, the form
 // of every signature in quotes and in TCB Info and QE Identity.
 func signRaw(key *ecdsa.PrivateKey, message []byte) ([]byte, error) {
+	if key == nil {
+		return nil, errors.New("no signing key")
+	}
+	if key.Curve != elliptic.P256() {
+		return nil, fmt.Errorf("signing key is on %s, quotes and collateral need P-256", key.Curve.Params().Name)
+	}
 	digest := sha256.Sum256(message)
 	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
 	if err != nil {

@@ -37,11 +37,16 @@ type quoteConfig struct {
 
 	trailingSignatureData, trailingBytes []byte
 	truncate                             int
+	truncateSet                          bool
 }
 
 // WithHeader edits the quote header before it is signed.
 func WithHeader(edit func(*Header)) QuoteOption {
-	return func(c *quoteConfig) { edit(&c.header) }
+	return func(c *quoteConfig) {
+		if edit != nil {
+			edit(&c.header)
+		}
+	}
 }
 
 // WithVersion sets the header version.
@@ -57,7 +62,11 @@ func WithAttestationKeyType(t uint16) QuoteOption {
 // WithReportBody edits the ISV enclave report body before it is signed. Its
 // report data is already set from Quote's argument.
 func WithReportBody(edit func(*ReportBody)) QuoteOption {
-	return func(c *quoteConfig) { edit(&c.body) }
+	return func(c *quoteConfig) {
+		if edit != nil {
+			edit(&c.body)
+		}
+	}
 }
 
 // WithDebug sets the DEBUG attribute of the enclave.
@@ -196,9 +205,10 @@ func WithTrailingBytes(b []byte) QuoteOption {
 	return func(c *quoteConfig) { c.trailingBytes = append([]byte{}, b...) }
 }
 
-// Truncate cuts the finished quote to its first n bytes.
+// Truncate cuts the finished quote to its first n bytes; n larger than the
+// quote leaves it whole, and a negative n makes Quote fail.
 func Truncate(n int) QuoteOption {
-	return func(c *quoteConfig) { c.truncate = n }
+	return func(c *quoteConfig) { c.truncate, c.truncateSet = n, true }
 }
 
 // DefaultReportBody returns the ISV enclave report body of the development
@@ -232,11 +242,13 @@ func (a *Authority) Quote(reportData [64]byte, opts ...QuoteOption) ([]byte, err
 		body:         a.DefaultReportBody(reportData),
 		qeAuthData:   DefaultQEAuthData,
 		certDataType: CertDataTypePCKChain,
-		truncate:     -1,
 	}
 	copy(c.header.UserData[:], a.qeID[:])
 	for _, opt := range opts {
 		opt(c)
+	}
+	if c.truncateSet && c.truncate < 0 {
+		return nil, fmt.Errorf("invalid truncation length %d: must be 0 or more", c.truncate)
 	}
 
 	signed := append(c.header.Marshal(), c.body.Marshal()...)
@@ -286,7 +298,7 @@ func (a *Authority) Quote(reportData [64]byte, opts ...QuoteOption) ([]byte, err
 	quote = binary.LittleEndian.AppendUint32(quote, uint32(sigDataSize))
 	quote = append(quote, sigData...)
 	quote = append(quote, c.trailingBytes...)
-	if c.truncate >= 0 && c.truncate < len(quote) {
+	if c.truncateSet && c.truncate < len(quote) {
 		quote = quote[:c.truncate]
 	}
 	return quote, nil

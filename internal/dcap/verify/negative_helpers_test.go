@@ -2,9 +2,14 @@ package verify_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"errors"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -174,6 +179,38 @@ func tamperedCert(t *testing.T, cert *x509.Certificate) *x509.Certificate {
 		t.Fatalf("parse tampered certificate: %v", err)
 	}
 	return parsed
+}
+
+// p384PCK issues a PCK certificate with a P-384 key under a's
+// intermediate; SGX PCK keys are P-256 only.
+func p384PCK(t *testing.T, a *devpki.Authority) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := a.Extension()
+	value, err := ext.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber:    big.NewInt(384),
+		Subject:         pkix.Name{CommonName: devpki.PCKCommonName},
+		NotBefore:       certStart,
+		NotAfter:        nextAt,
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtraExtensions: []pkix.Extension{{Id: devpki.OIDSGXExtension, Value: value}},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, a.Intermediate(), &key.PublicKey, a.IntermediateKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
 }
 
 // platformLevel returns a TCB Info level at the platform's TCB, changed by

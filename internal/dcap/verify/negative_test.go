@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,6 +117,9 @@ func decodingCases() map[string]rejectCase {
 		"parse/TEE type TDX": unsupported(devpki.WithHeader(func(h *devpki.Header) {
 			h.Reserved = 0x81
 		})),
+		"parse/foreign QE vendor ID": unsupported(devpki.WithHeader(func(h *devpki.Header) {
+			h.QEVendorID[0] ^= 0xFF
+		})),
 		"parse/cert data type 1 (PPID clear)":    unsupported(devpki.WithCertDataType(1)),
 		"parse/cert data type 3 (PPID RSA-3072)": unsupported(devpki.WithCertDataType(3)),
 		"parse/cert data type 6 (QE report)":     unsupported(devpki.WithCertDataType(6)),
@@ -214,6 +221,14 @@ func chainCases() map[string]rejectCase {
 			return quoteOpts(devpki.WithChain(a.PCK(), foreign.Intermediate(), a.Root()))
 		})),
 		"chain/processor PCK under platform CA": untrusted(withPCKOf(devpki.ProcessorCA)),
+		"chain/platform PCK under processor CA": untrusted(func(t *testing.T) input {
+			_, p, _ := fixture(t)
+			cert, key, err := p.IssuePCK(devpki.PCKOptions{CAType: devpki.PlatformCA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return build(t, p, quoteOpts(devpki.WithLeaf(cert, key)))
+		}),
 		"chain/CA certificate as leaf": untrusted(withQuote(func(a, _ *devpki.Authority) []devpki.QuoteOption {
 			return quoteOpts(devpki.WithLeaf(a.Intermediate(), a.IntermediateKey()))
 		})),
@@ -267,10 +282,18 @@ func chainCases() map[string]rejectCase {
 			a := newAuthority(t, devpki.Options{RootValidity: 10 * 24 * time.Hour})
 			return build(t, a, nil)
 		}),
+		"chain/PCK with a P-384 key": untrusted(func(t *testing.T) input {
+			a, _, _ := fixture(t)
+			return build(t, a, quoteOpts(devpki.WithLeaf(p384PCK(t, a), a.PCKKey())))
+		}),
 		"chain/certificates not yet valid": expired(func(t *testing.T) input {
 			a := newAuthority(t, devpki.Options{NotBefore: verifyAt.Add(time.Minute)})
 			return build(t, a, nil)
 		}),
+		"chain/unknown critical extension in PCK": untrusted(withPCK(devpki.PCKOptions{
+			ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true,
+				Value: []byte{0x05, 0x00}}},
+		})),
 		"extension/missing": {withPCK(devpki.PCKOptions{OmitExtension: true}),
 			verify.ErrUntrustedPCKChain, verify.StepPCKExtension},
 		"extension/malformed": {withPCK(devpki.PCKOptions{RawExtension: []byte{0x30, 0x03, 0x02, 0x01}}),
@@ -361,6 +384,15 @@ func crlCases() map[string]rejectCase {
 		"crl/root CRL issued by the intermediate": invalid(func(a, _ *devpki.Authority) []devpki.CollateralOption {
 			return []devpki.CollateralOption{devpki.WithRootCRLSigner(a.Intermediate(), a.IntermediateKey())}
 		}),
+		"crl/processor PCK revoked": {func(t *testing.T) input {
+			_, p, _ := fixture(t)
+			return build(t, p, nil, devpki.RevokePCK())
+		}, verify.ErrRevokedPCKChain, verify.StepCRL},
+		"crl/platform CRL for a processor PCK": {func(t *testing.T) input {
+			_, p, _ := fixture(t)
+			platform, key := p.CA(devpki.PlatformCA)
+			return build(t, p, nil, devpki.WithPCKCRLSigner(platform, key, platform, p.Root()))
+		}, verify.ErrInvalidCollateral, verify.StepCRL},
 		"crl/PCK CRL issuer chain without root": {func(t *testing.T) input {
 			a, _, _ := fixture(t)
 			in := build(t, a, nil)
@@ -792,6 +824,12 @@ func TestVerifyAccepts(t *testing.T) {
 			return build(t, a, quoteOpts(devpki.WithChain(a.Intermediate(), a.PCK(), a.Root())))
 		}, devpki.StatusUpToDate, nil},
 		"chain/without trailing NUL": {withQuote(devpki.WithoutChainNUL()), devpki.StatusUpToDate, nil},
+		"chain/CRLF line endings": {func(t *testing.T) input {
+			a, _, _ := fixture(t)
+			pemChain := devpki.EncodePEMChain(a.PCK(), a.Intermediate(), a.Root())
+			crlf := append(bytes.ReplaceAll(pemChain, []byte("\n"), []byte("\r\n")), 0)
+			return build(t, a, quoteOpts(devpki.WithCertData(crlf)))
+		}, devpki.StatusUpToDate, nil},
 		"chain/extra development root trusted": {defaultInput(func(t *testing.T, in *input) {
 			_, _, foreign := fixture(t)
 			in.roots = append(in.roots, foreign.Root())
@@ -801,6 +839,10 @@ func TestVerifyAccepts(t *testing.T) {
 			devpki.StatusUpToDate, nil},
 		"quote/empty QE auth data": {withQuote(devpki.WithQEAuthData(nil)), devpki.StatusUpToDate, nil},
 		"quote/debug enclave":      {withQuote(devpki.WithDebug()), devpki.StatusUpToDate, nil},
+		"collateral/lower-case QE mrsigner": {withCollateral(devpki.EditQEIdentity(func(b []byte) []byte {
+			upper := strings.ToUpper(hex.EncodeToString(devpki.DevQEMRSigner[:]))
+			return bytes.Replace(b, []byte(upper), []byte(strings.ToLower(upper)), 1)
+		})), devpki.StatusUpToDate, nil},
 		"collateral/upper-case FMSPC": {withCollateral(devpki.EditTCBInfo(
 			replaceJSON(`"fmspc":"00c0de000000"`, `"fmspc":"00C0DE000000"`))), devpki.StatusUpToDate, nil},
 	}
