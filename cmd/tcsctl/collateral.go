@@ -117,9 +117,13 @@ func runCollateralFetch(ctx context.Context, stdout, stderr io.Writer, opts coll
 	}
 
 	v := entry.Validity
-	fmt.Fprintf(stderr, "collateral for %s: issued %s, next update %s (in %s)\n", entry.Key,
-		v.IssueDate.UTC().Format(time.RFC3339), v.NextUpdate.UTC().Format(time.RFC3339),
-		v.Remaining(time.Now()).Round(time.Minute))
+	remaining := v.Remaining(time.Now())
+	state := fmt.Sprintf("in %s", remaining.Round(time.Minute))
+	if remaining <= 0 {
+		state = "expired"
+	}
+	fmt.Fprintf(stderr, "collateral for %s: issued %s, next update %s (%s)\n", entry.Key,
+		v.IssueDate.UTC().Format(time.RFC3339), v.NextUpdate.UTC().Format(time.RFC3339), state)
 	return nil
 }
 
