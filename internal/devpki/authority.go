@@ -24,9 +24,9 @@ const (
 
 // Subject common names. The root, TCB signing and PCK names start with "TCS
 // Development" so that no one mistakes them for Intel's. The intermediates
-// carry Intel's exact names because verifiers, Intel's Quote Verification
-// Library among them, tell the CA type by the issuer's common name; their
-// organization and their root still mark them as development certificates.
+// carry Intel's exact names, because verifiers (this project's among them)
+// tell the CA type from the issuer's common name. Their organization and
+// their root still mark them as development certificates.
 const (
 	RootCommonName        = "TCS Development SGX Root CA"
 	PlatformCACommonName  = "Intel SGX PCK Platform CA"
@@ -425,6 +425,7 @@ func (a *Authority) IssuePCK(opts PCKOptions) (*x509.Certificate, *ecdsa.Private
 	if opts.NotAfter.IsZero() {
 		opts.NotAfter = a.pck.NotAfter
 	}
+
 	ext := a.ext
 	if opts.Extension != nil {
 		ext = *opts.Extension
