@@ -19,9 +19,10 @@ import (
 // default, so the caller always names the service it trusts.
 const IntelPCSURL = "https://api.trustedservices.intel.com/sgx/certification/v4"
 
-// Paths below the base URL, from Intel's PCS API v4 documentation and the
-// routes of Intel's PCCS (SGXDataCenterAttestationPrimitives,
-// QuoteGeneration/pccs/routes). The root CA CRL path exists only on a PCCS;
+// Paths below the base URL, from the routes and the PCS client of Intel's
+// PCCS (github.com/intel/SGXDataCenterAttestationPrimitives,
+// QuoteGeneration/pccs/routes/index.js and pcs_client/pcs_client.js). The
+// root CA CRL path exists only on a PCCS;
 // the PCS publishes that CRL at the distribution point of the root
 // certificate instead (ClientOptions.RootCACRLURL).
 const (
@@ -31,11 +32,14 @@ const (
 	pathRootCACRL  = "/rootcacrl"
 )
 
-// Response headers with the URL-encoded PEM issuer chains. PCS v4 names the
-// TCB Info chain TCB-Info-Issuer-Chain; PCS v3 and the PCCS
-// (QuoteGeneration/pccs/constants/index.js) name it
-// SGX-TCB-Info-Issuer-Chain. Old PCCS releases sent the enclave identity
-// chain without the SGX- prefix. Header names are case-insensitive.
+// Response headers with the URL-encoded PEM issuer chains. The PCCS
+// (QuoteGeneration/pccs/constants/index.js) and PCS v3 name the TCB Info
+// chain SGX-TCB-Info-Issuer-Chain, and PCS v4 names it
+// TCB-Info-Issuer-Chain (as the header constants of Fortanix's
+// dcap-artifact-retrieval crate record). Enclave-Identity-Issuer-Chain,
+// without the SGX- prefix, is accepted as a fallback for older services.
+// NOTE: no specification of that older name was checked. Header names are
+// case-insensitive.
 const (
 	headerTCBInfoChain         = "TCB-Info-Issuer-Chain"
 	headerTCBInfoChainSGX      = "SGX-TCB-Info-Issuer-Chain"

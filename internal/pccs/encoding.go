@@ -14,9 +14,8 @@ import (
 )
 
 // Members of the PCS v4 response bodies for TCB Info ("tcbInfo") and
-// enclave identities ("enclaveIdentity"), each next to "signature", from
-// Intel's PCS API v4 documentation (api.portal.trustedservices.intel.com,
-// "Get TCB Info" and "Get Quoting Enclave Identity").
+// enclave identities ("enclaveIdentity"), each next to "signature", as in
+// the TCB Info and QE Identity bodies that Intel's PCS returns.
 const (
 	memberTCBInfo         = "tcbInfo"
 	memberEnclaveIdentity = "enclaveIdentity"

@@ -39,9 +39,8 @@ type Entry struct {
 }
 
 // signedDates are the members of TCB Info and QE Identity this package
-// reads, from Intel's PCS API v4 documentation (Appendix A, TCB Info V3,
-// and Appendix B, Enclave Identity V2). Both carry issueDate and
-// nextUpdate as RFC 3339 UTC times; only TCB Info carries fmspc.
+// reads. Both carry issueDate and nextUpdate as RFC 3339 UTC times, and
+// only TCB Info carries fmspc.
 type signedDates struct {
 	IssueDate  *time.Time `json:"issueDate"`
 	NextUpdate *time.Time `json:"nextUpdate"`
