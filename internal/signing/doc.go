@@ -1,10 +1,13 @@
 // Package signing turns certificate signing requests into X.509
 // certificates signed by a CA key behind any crypto.Signer.
 //
-// The CA key normally lives in a PKCS#11 token, so this package never sees
-// private key material: it builds the certificate template from a PKCS#10
-// request, checks the CA certificate, and hands the template to
+// The CA key normally lives in a PKCS#11 token, so this package never
+// handles private key material. It builds the certificate template from a
+// PKCS#10 request, checks the CA certificate, and hands the template to
 // x509.CreateCertificate with the caller's signer.
+//
+// No name policy is applied here: which subjects and names a requester may
+// have is the calling controller's decision, made before Sign.
 //
 // What an issued certificate contains:
 //   - a serial number of 159 bits from crypto/rand, with the top bit of the
