@@ -251,6 +251,9 @@ func chainCases() map[string]rejectCase {
 		"chain/extra certificate": untrusted(withQuote(func(a, _ *devpki.Authority) []devpki.QuoteOption {
 			return quoteOpts(devpki.WithChain(a.PCK(), a.Intermediate(), a.Root(), a.TCBSigning()))
 		})),
+		"chain/leaf twice": untrusted(withQuote(func(a, _ *devpki.Authority) []devpki.QuoteOption {
+			return quoteOpts(devpki.WithChain(a.PCK(), a.PCK(), a.Root()))
+		})),
 		"chain/two roots": untrusted(withQuote(func(a, foreign *devpki.Authority) []devpki.QuoteOption {
 			return quoteOpts(devpki.WithChain(a.PCK(), a.Intermediate(), a.Root(), foreign.Root()))
 		})),
@@ -467,6 +470,7 @@ func tcbInfoCases() map[string]rejectCase {
 		"tcbinfo/wrong PCE ID":      invalid(devpki.WithTCBInfoPCEID([2]byte{0x00, 0x01})),
 		"tcbinfo/FMSPC not hex":     invalid(devpki.EditTCBInfo(replaceJSON(`"fmspc":"00c0de000000"`, `"fmspc":"00c0de00000g"`))),
 		"tcbinfo/tcbType 1":         invalid(devpki.WithTCBType(1)),
+		"tcbinfo/tcbType missing":   invalid(devpki.EditTCBInfo(replaceJSON(`"tcbType":0,`, ""))),
 		"tcbinfo/no levels":         invalid(devpki.WithTCBLevels()),
 		"tcbinfo/unknown status":    invalid(devpki.EditTCBInfo(replaceJSON(`"tcbStatus":"UpToDate"`, `"tcbStatus":"Fine"`))),
 		"tcbinfo/malformed JSON":    invalid(devpki.EditTCBInfo(func(b []byte) []byte { return b[:len(b)-1] })),
