@@ -52,7 +52,9 @@
 //
 // Unknown fields, duplicate fields and values of the wrong type are
 // errors that name the line and the field. Parse reports every error in a
-// file, not only the first.
+// file, not only the first. YAML anchors and aliases may share a list
+// between rules, but merge keys (<<) are rejected, because a merged field
+// would have no line of its own in the rule.
 //
 // Evaluate checks the evidence from a verified quote against the rule of
 // a signer, in this order, and reports the first failure as a Reason:

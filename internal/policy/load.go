@@ -227,6 +227,10 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string) func(yield f
 				d.fail(key, path, "a field name is a %s, expected a plain name", kindName(key))
 				continue
 			}
+			if key.Tag == "!!merge" {
+				d.fail(key, path, "merge keys (<<) are not supported: write the fields in each mapping")
+				continue
+			}
 			if !slices.Contains(known, key.Value) {
 				d.fail(key, field, "unknown field, expected one of: %s", strings.Join(known, ", "))
 				continue

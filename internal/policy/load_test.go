@@ -243,6 +243,11 @@ func TestParseErrors(t *testing.T) {
 			yaml: validRule + "    mrenclave: [" + hexA + "]\n", line: 5, field: "rules[0].mrenclave",
 			want: "duplicate field, first set on line 4",
 		},
+		"merge key": {
+			yaml: "rules:\n  - &first\n    signers: [a]\n    mrenclave: [" + hexA + "]\n" +
+				"  - <<: *first\n    signers: [b]\n",
+			line: 5, field: "rules[1]", want: "merge keys",
+		},
 		"rule not mapping": {
 			yaml: "rules:\n  - just a string\n", line: 2, field: "rules[0]", want: "expected a mapping",
 		},
