@@ -81,9 +81,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) b = 0.001; printf "%.1f",
 
 echo
 echo "== in-process cost of one verification (ms)"
-ours_cold_ns=$(cd "$repo" && TCS_REAL_QUOTES=$(dirname "$sample") go test -run='^$' \
-	-bench='^BenchmarkVerify(Cold|Warm)$|^BenchmarkThreeECDSAP256$' -benchtime=200x ./internal/dcap/verify/ |
-	awk '/^Benchmark/ { sub(/-[0-9]+$/, "", $1); print $1, $3 }')
+# The minimum of three runs of each benchmark is the least disturbed by
+# other load on the machine.
+ours_cold_ns=$(cd "$repo" && TCS_REAL_QUOTES=$(dirname "$sample") TCS_BENCH_SAMPLE=$(basename "$sample") go test -run='^$' \
+	-bench='^BenchmarkVerify(Cold|Warm)$|^BenchmarkThreeECDSAP256$' -benchtime=1s -count=3 ./internal/dcap/verify/ |
+	awk '/^Benchmark/ { sub(/-[0-9]+$/, "", $1); if (!($1 in min) || $3 < min[$1]) min[$1] = $3 }
+		END { for (b in min) print b, min[b] }' | sort)
 echo "$ours_cold_ns" | sed 's/^/  go test: /'
 ours_cold=$(echo "$ours_cold_ns" | awk '$1 == "BenchmarkVerifyCold" { printf "%.3f", $2 / 1e6 }')
 ours_warm=$(echo "$ours_cold_ns" | awk '$1 == "BenchmarkVerifyWarm" { printf "%.3f", $2 / 1e6 }')

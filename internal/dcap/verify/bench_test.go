@@ -5,13 +5,30 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"os"
 	"testing"
 )
+
+// benchSample returns the sample named by $TCS_BENCH_SAMPLE, or the first.
+func benchSample(b *testing.B) realSample {
+	samples := realSamples(b)
+	name := os.Getenv("TCS_BENCH_SAMPLE")
+	if name == "" {
+		return samples[0]
+	}
+	for _, s := range samples {
+		if s.name == name {
+			return s
+		}
+	}
+	b.Fatalf("TCS_BENCH_SAMPLE=%s is not a folder of TCS_REAL_QUOTES", name)
+	return realSample{}
+}
 
 // BenchmarkVerifyCold verifies a real quote with a new Verifier each time,
 // so the PCK chain and collateral are verified from scratch.
 func BenchmarkVerifyCold(b *testing.B) {
-	s := realSamples(b)[0]
+	s := benchSample(b)
 	for b.Loop() {
 		if _, err := New(Config{}).Verify(s.quote, s.collateral, s.at); err != nil {
 			b.Fatal(err)
@@ -22,7 +39,7 @@ func BenchmarkVerifyCold(b *testing.B) {
 // BenchmarkVerifyWarm verifies a real quote with one Verifier, so only the
 // first iteration verifies the PCK chain and collateral.
 func BenchmarkVerifyWarm(b *testing.B) {
-	s := realSamples(b)[0]
+	s := benchSample(b)
 	v := New(Config{})
 	if _, err := v.Verify(s.quote, s.collateral, s.at); err != nil {
 		b.Fatal(err)

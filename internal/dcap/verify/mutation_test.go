@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tcs-project/tcs/internal/dcap/quote"
@@ -64,6 +66,9 @@ func TestVerifyRealMutations(t *testing.T) {
 		"PCK chain without NUL": {
 			func(b []byte) []byte { return shrinkCertData(b, 1) }, nil, "",
 		},
+		"PCK chain reversed": {
+			func(b []byte) []byte { return reverseCerts(b) }, nil, "",
+		},
 		"PCK chain without root": {
 			func(b []byte) []byte { return dropLastCert(b) }, ErrUntrustedPCKChain, StepPCKChain,
 		},
@@ -106,6 +111,25 @@ func shrinkCertData(b []byte, n int) []byte {
 		panic(err)
 	}
 	q.Signature.CertData = q.Signature.CertData[:len(q.Signature.CertData)-n]
+	out, err := q.Marshal()
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
+// reverseCerts puts the PEM certificates of the certification data in
+// reverse order, root first.
+func reverseCerts(b []byte) []byte {
+	q, err := quote.Parse(b)
+	if err != nil {
+		panic(err)
+	}
+	const end = "-----END CERTIFICATE-----\n"
+	blocks := strings.SplitAfter(strings.TrimRight(string(q.Signature.CertData), "\x00"), end)
+	blocks = blocks[:len(blocks)-1] // the empty text after the last block
+	slices.Reverse(blocks)
+	q.Signature.CertData = []byte(strings.Join(blocks, "") + "\x00")
 	out, err := q.Marshal()
 	if err != nil {
 		panic(err)
