@@ -96,6 +96,21 @@ func checkIssued(child, parent *x509.Certificate) error {
 	return nil
 }
 
+// checkIssuedCached is checkIssued, remembering the pairs that passed: the
+// intermediate CA and the collateral signers are the same for every
+// platform, so a new platform's chain costs only its leaf signature.
+func (v *Verifier) checkIssuedCached(child, parent *x509.Certificate) error {
+	key := [][]byte{child.Raw, parent.Raw}
+	if _, ok := v.issued.get(key); ok {
+		return nil
+	}
+	if err := checkIssued(child, parent); err != nil {
+		return err
+	}
+	v.issued.put(key, struct{}{})
+	return nil
+}
+
 func p256Key(c *x509.Certificate) (*ecdsa.PublicKey, error) {
 	key, ok := c.PublicKey.(*ecdsa.PublicKey)
 	if !ok || key.Curve != elliptic.P256() {

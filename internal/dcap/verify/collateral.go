@@ -96,7 +96,7 @@ func (vc *verifiedCollateral) verifyCRLs(v *Verifier, b *collateral.Bundle) *Err
 	if _, ok := v.findRoot(root); !ok {
 		return failf(StepCRL, ErrInvalidCollateral, "root %q of the PCK CRL issuer chain is not a trusted root", root.Subject.CommonName)
 	}
-	if err := checkIssued(others[0], root); err != nil {
+	if err := v.checkIssuedCached(others[0], root); err != nil {
 		return fail(StepCRL, ErrInvalidCollateral, "PCK CRL issuer chain", err)
 	}
 	vc.root = root
@@ -170,7 +170,7 @@ func (vc *verifiedCollateral) verifySignedJSON(v *Verifier, step Step, name stri
 	}
 
 	signer := others[0]
-	if err := checkIssued(signer, root); err != nil {
+	if err := v.checkIssuedCached(signer, root); err != nil {
 		return nil, fail(step, ErrInvalidCollateral, name+" issuer chain", err)
 	}
 	if vc.rootRevoked[string(signer.SerialNumber.Bytes())] {

@@ -54,7 +54,7 @@ func (v *Verifier) verifyPCKChain(certData []byte) (*pckChain, *Error) {
 		return nil, failf(StepPCKChain, ErrUntrustedPCKChain,
 			"root certificate %q of the PCK chain is not a trusted root", root.Subject.CommonName)
 	}
-	if err := checkIssued(c.intermediate, root); err != nil {
+	if err := v.checkIssuedCached(c.intermediate, root); err != nil {
 		return nil, fail(StepPCKChain, ErrUntrustedPCKChain, "", err)
 	}
 	if err := checkIssued(c.leaf, c.intermediate); err != nil {

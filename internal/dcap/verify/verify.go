@@ -39,6 +39,8 @@ type Verifier struct {
 	roots      []trustedRoot
 	chains     *cache[*pckChain]
 	collateral *cache[*verifiedCollateral]
+	// issued holds the (certificate, issuer) pairs whose signature verified.
+	issued *cache[struct{}]
 }
 
 // New returns a Verifier that trusts the Intel SGX Root CA and cfg's extra
@@ -48,6 +50,7 @@ func New(cfg Config) *Verifier {
 		roots:      []trustedRoot{{cert: sgxroot.Certificate()}},
 		chains:     newCache[*pckChain](DefaultCacheEntries),
 		collateral: newCache[*verifiedCollateral](DefaultCacheEntries),
+		issued:     newCache[struct{}](DefaultCacheEntries),
 	}
 	for _, r := range cfg.ExtraRoots {
 		if r != nil {
