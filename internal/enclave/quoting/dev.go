@@ -13,7 +13,7 @@ import (
 // PCK chain of Authority, for the development enclave identity of package
 // devpki (devpki.DevMREnclave, devpki.DevMRSigner, ISVPRODID
 // devpki.DevISVProdID, ISVSVN devpki.DevISVSVN). A verifier accepts them
-// only when told to trust Authority.Root().
+// only when Authority.Root() is among its trusted roots.
 type Dev struct {
 	// Authority signs the quotes; Authority.Collateral makes the matching
 	// collateral.

@@ -4,10 +4,10 @@
 // and Dev builds a genuine quote under a development PKI where no SGX
 // hardware exists.
 //
-// The binding is the toolkit's: the first 32 bytes of the report data are
+// The binding is the toolkit's. The first 32 bytes of the report data are
 // SHA-256 over the public exponent, the modulus (both big-endian) and a
-// 16-byte nonce; the remaining 32 bytes are zero. A key server recomputes
-// it from the public key and nonce that travel with the quote.
+// 16-byte nonce, and the remaining 32 bytes are zero. A key server
+// recomputes it from the public key and nonce that travel with the quote.
 package quoting
 
 import (

@@ -7,15 +7,15 @@ import (
 	"strings"
 )
 
-// maxTokenLabel is the size of CK_TOKEN_INFO.label (PKCS#11 v2.40 section
-// 3.2): 32 bytes, padded with blanks.
+// maxTokenLabel is the size of the PKCS#11 CK_TOKEN_INFO label field: 32
+// bytes, padded with blanks.
 const maxTokenLabel = 32
 
 // Config selects a PKCS#11 module and one token in it.
 //
-// PINs come from a file or the environment (PINFromFile, PINFromEnv); the
-// commands of this project accept no PIN on the command line, where other
-// users of the machine could read it from the process list.
+// PINs come from a file or the environment (PINFromFile, PINFromEnv). No
+// PIN belongs on a command line, because other users of the machine can
+// read command lines from the process list.
 type Config struct {
 	// ModulePath is the file of the PKCS#11 module, for example
 	// /usr/lib/softhsm/libsofthsm2.so or the crypto-api-toolkit library.

@@ -84,8 +84,8 @@ func (t *Token) readRSAPublicKey(s pkcs11.SessionHandle, h pkcs11.ObjectHandle) 
 	return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
 }
 
-// readECPublicKey reads an EC public key object: CKA_EC_POINT is the DER
-// OCTET STRING of the uncompressed point (PKCS#11 v2.40 section 2.3.3).
+// readECPublicKey reads an EC public key object, whose CKA_EC_POINT is the
+// DER OCTET STRING of the uncompressed point.
 func (t *Token) readECPublicKey(s pkcs11.SessionHandle, h pkcs11.ObjectHandle,
 	curve elliptic.Curve) (*ecdsa.PublicKey, error) {
 	v, err := t.attribute(s, h, pkcs11.CKA_EC_POINT)

@@ -80,7 +80,7 @@ func (t *Token) findOne(s pkcs11.SessionHandle, what string, template []*pkcs11.
 	case 1:
 		return handles[0], true, nil
 	}
-	return 0, false, fmt.Errorf("token %q holds %d objects for %s, expected one; delete them "+
+	return 0, false, fmt.Errorf("token %q contains %d objects for %s, expected one; delete them "+
 		"and provision again", t.label, len(handles), what)
 }
 

@@ -35,8 +35,8 @@ func quoteKeyTemplate(class uint, name string) []*pkcs11.Attribute {
 
 // GenerateQuoteKey generates an RSA-3072 quote key pair named name. The
 // private key is a private, sensitive, non-extractable token object that
-// can only unwrap; the public key can only wrap, as the quoting mechanism
-// of crypto-api-toolkit needs.
+// can only unwrap. The public key can only wrap, because crypto-api-toolkit
+// exports it with a quote through C_WrapKey.
 func (t *Token) GenerateQuoteKey(name string) (*QuoteKey, error) {
 	if err := checkName("quote key", name); err != nil {
 		return nil, err

@@ -133,8 +133,8 @@ func (s *Signer) signInSession(session pkcs11.SessionHandle, mech *pkcs11.Mechan
 	return sig, nil
 }
 
-// ecdsaDER converts the r || s output of CKM_ECDSA (PKCS#11 v2.40 section
-// 2.3.1) to the ASN.1 Ecdsa-Sig-Value of RFC 5480 section 2.2.3.
+// ecdsaDER converts the r || s output of CKM_ECDSA, each half as long as
+// the curve order, to the ASN.1 Ecdsa-Sig-Value of RFC 3279 section 2.2.3.
 func ecdsaDER(raw []byte) ([]byte, error) {
 	if len(raw) == 0 || len(raw)%2 != 0 {
 		return nil, fmt.Errorf("token returned an ecdsa signature of %d bytes, expected an even "+

@@ -22,8 +22,9 @@ import (
 const maxIdleSessions = 4
 
 // modules shares one loaded, initialised module per path in the process,
-// because C_Initialize may run once per process and module (PKCS#11 v2.40
-// section 5.4) and every Token of that module must share it.
+// because PKCS#11 lets an application initialise a module once (a second
+// C_Initialize returns CKR_CRYPTOKI_ALREADY_INITIALIZED), so every Token of
+// that module must share it.
 var modules = struct {
 	sync.Mutex
 	byPath map[string]*module

@@ -115,8 +115,9 @@ func (t *Token) unwrapAESKey(s pkcs11.SessionHandle, quoteKey *QuoteKey, encrypt
 		return 0, errorsJoin(err, t.destroyObjects(s, aesKey))
 	}
 	// NOTE: SoftHSM 2.6 reports CKA_VALUE_LEN 0 for unwrapped secret keys
-	// and rejects it in the template, so the size is checked only where the
-	// module reports one; elsewhere a shorter AES key goes unnoticed.
+	// and rejects the attribute in an unwrap template. The size is checked
+	// only where the module reports one, so there a shorter AES key from a
+	// key server goes unnoticed.
 	if size != 0 && size != keywrap.AESKeySize {
 		return 0, errorsJoin(fmt.Errorf("%w: the rsa-oaep part contains a %d-byte key, expected %d",
 			keywrap.ErrMalformed, size, keywrap.AESKeySize), t.destroyObjects(s, aesKey))

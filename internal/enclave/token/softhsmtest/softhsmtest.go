@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// DefaultModule is where Debian's softhsm2 package installs the module.
+// DefaultModule is the module path of Debian's softhsm2 package.
 const DefaultModule = "/usr/lib/softhsm/libsofthsm2.so"
 
 // ModuleEnv names an environment variable that overrides DefaultModule.
