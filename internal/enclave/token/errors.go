@@ -29,6 +29,9 @@ var (
 	// ErrUnsupportedKey reports a key algorithm or size that the token layer
 	// does not handle.
 	ErrUnsupportedKey = errors.New("unsupported key")
+	// ErrMechanismUnsupported reports that the token lacks a mechanism an
+	// operation needs.
+	ErrMechanismUnsupported = errors.New("mechanism not supported")
 	// ErrClosed reports use of a closed Token.
 	ErrClosed = errors.New("token is closed")
 )

@@ -107,6 +107,10 @@ type Token struct {
 
 	mu     sync.RWMutex
 	closed bool
+
+	// kmraOnce and kmraErr cache the result of requireKMRAMechanisms.
+	kmraOnce sync.Once
+	kmraErr  error
 }
 
 // Open loads the module, finds the token labelled cfg.TokenLabel,

@@ -30,7 +30,8 @@ import (
 // (a blob of impossible length), keywrap.ErrWrongKey (RSA-OAEP failed: a
 // blob for another key), keywrap.ErrIntegrity (AES key unwrap failed: a
 // corrupted blob, or a key whose type differs from the certificate's),
-// ErrCertificateMismatch, ErrUnsupportedKey or ErrExists.
+// ErrCertificateMismatch, ErrUnsupportedKey, ErrMechanismUnsupported or
+// ErrExists.
 func (t *Token) ImportKMRA(quoteKey *QuoteKey, signerName string, blob []byte,
 	cert *x509.Certificate) (*Signer, error) {
 	if err := checkName("signer", signerName); err != nil {
@@ -50,6 +51,9 @@ func (t *Token) ImportKMRA(quoteKey *QuoteKey, signerName string, blob []byte,
 	}
 	encryptedKey, wrappedKey, err := keywrap.Split(blob, quoteKey.Public.Size())
 	if err != nil {
+		return nil, fmt.Errorf("import signer %q: %w", signerName, err)
+	}
+	if err := t.requireKMRAMechanisms(); err != nil {
 		return nil, fmt.Errorf("import signer %q: %w", signerName, err)
 	}
 

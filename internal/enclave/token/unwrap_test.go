@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/pkcs11"
+
 	"github.com/tcs-project/tcs/internal/keywrap"
 )
 
@@ -165,4 +167,21 @@ func ed25519Cert(t *testing.T) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+func TestRequireMechanism(t *testing.T) {
+	tok := openToken(t, testConfig(t))
+	if err := tok.requireKMRAMechanisms(); err != nil {
+		t.Errorf("SoftHSM2 lacks a KMRA mechanism: %v", err)
+	}
+	// crypto-api-toolkit's quoting mechanism is unknown to SoftHSM2.
+	err := tok.requireMechanism(pkcs11.CKM_VENDOR_DEFINED+0x210D, pkcs11.CKF_WRAP, "vendor")
+	if !errors.Is(err, ErrMechanismUnsupported) {
+		t.Errorf("requireMechanism(vendor) error = %v, want ErrMechanismUnsupported", err)
+	}
+	// CKM_ECDSA signs but does not unwrap.
+	err = tok.requireMechanism(pkcs11.CKM_ECDSA, pkcs11.CKF_UNWRAP, "CKM_ECDSA")
+	if !errors.Is(err, ErrMechanismUnsupported) {
+		t.Errorf("requireMechanism(CKM_ECDSA, unwrap) error = %v, want ErrMechanismUnsupported", err)
+	}
 }
