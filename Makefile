@@ -27,12 +27,16 @@ build: ## Build tcs-issuer, tcs-keyserver and tcsctl into bin/.
 controlplane: ## Build etcd and kube-apiserver from source into bin/ (minutes the first time).
 	BIN_DIR=$(BIN_DIR) bash hack/controlplane/build.sh
 
+.PHONY: tools
+tools: ## Build helm and kustomize from source into bin/ for the deployment tests.
+	BIN_DIR=$(BIN_DIR) bash hack/tools/build.sh
+
 .PHONY: softhsm
 softhsm: ## Make sure SoftHSM2 is installed (installs it with apt-get when root).
 	bash hack/ensure-softhsm.sh
 
 .PHONY: test
-test: softhsm controlplane ## Run all unit and integration tests (builds what they need first).
+test: softhsm controlplane tools ## Run all unit and integration tests (builds what they need first).
 	KUBEBUILDER_ASSETS=$(BIN_DIR) $(GO) test $(TEST_FLAGS) $(TEST_PACKAGES)
 
 .PHONY: demo
