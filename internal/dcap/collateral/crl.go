@@ -2,6 +2,7 @@ package collateral
 
 import (
 	"bytes"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -51,7 +52,7 @@ func NormalizeCRL(b []byte) ([]byte, error) {
 		return checkDER(block.Bytes, "PEM")
 	}
 	if b[0] == derSequenceTag {
-		return b, nil
+		return checkDER(b, "DER")
 	}
 	return nil, fmt.Errorf("%w: neither DER, PEM nor hex (first byte %#x)", ErrInvalidCRL, b[0])
 }
@@ -68,9 +69,18 @@ func isHexText(b []byte) bool {
 	return true
 }
 
+// checkDER checks that der is one DER SEQUENCE with nothing after it. A
+// SEQUENCE made only of hex digits is rejected too: it cannot be a CRL,
+// whose fields have tags that are not hex digits, and NormalizeCRL would
+// read it as hex the next time.
 func checkDER(der []byte, form string) ([]byte, error) {
-	if len(der) == 0 || der[0] != derSequenceTag {
-		return nil, fmt.Errorf("%w: the %s text does not hold a DER SEQUENCE", ErrInvalidCRL, form)
+	var outer asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &outer)
+	if err != nil || len(rest) != 0 || der[0] != derSequenceTag {
+		return nil, fmt.Errorf("%w: the %s data is not one DER SEQUENCE", ErrInvalidCRL, form)
+	}
+	if isHexText(der) {
+		return nil, fmt.Errorf("%w: the %s data is a DER SEQUENCE of hex digits, not a CRL", ErrInvalidCRL, form)
 	}
 	return der, nil
 }
