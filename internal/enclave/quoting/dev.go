@@ -3,7 +3,9 @@ package quoting
 import (
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/tcs-project/tcs/internal/dcap/collateral"
 	"github.com/tcs-project/tcs/internal/devpki"
 	"github.com/tcs-project/tcs/internal/enclave/token"
 )
@@ -41,4 +43,18 @@ func (d *Dev) Quote(key *token.QuoteKey) (*Result, error) {
 			key.Name, err)
 	}
 	return &Result{Quote: quote, PublicKey: key.Public, Nonce: nonce}, nil
+}
+
+// Collateral returns the TCB Info, QE Identity and CRLs, issued shortly
+// before at, under which the verifier accepts this backend's quotes when it
+// trusts Authority.Root().
+func (d *Dev) Collateral(at time.Time) (*collateral.Bundle, error) {
+	if d.Authority == nil {
+		return nil, errors.New("dev quoting backend: the development authority is missing")
+	}
+	bundle, err := d.Authority.Collateral(at)
+	if err != nil {
+		return nil, fmt.Errorf("dev quoting backend: build the collateral: %w", err)
+	}
+	return bundle, nil
 }

@@ -17,7 +17,8 @@ func TestDevQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var backend Backend = &Dev{Authority: authority}
+	dev := &Dev{Authority: authority}
+	var backend Backend = dev
 	first, err := backend.Quote(key)
 	if err != nil {
 		t.Fatalf("Quote: %v", err)
@@ -45,19 +46,25 @@ func TestDevQuote(t *testing.T) {
 	}
 
 	at := time.Now()
-	bundle, err := authority.Collateral(at)
+	bundle, err := dev.Collateral(at)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	dev := verify.New(verify.Config{ExtraRoots: []*x509.Certificate{authority.Root()}})
-	result, err := dev.Verify(first.Quote, bundle, at)
+	trusting := verify.New(verify.Config{ExtraRoots: []*x509.Certificate{authority.Root()}})
+	result, err := trusting.Verify(first.Quote, bundle, at)
 	if err != nil {
 		t.Fatalf("Verify with the development root trusted: %v", err)
 	}
 	if !result.Verified || !result.DevelopmentRoot {
 		t.Errorf("Verified %v, DevelopmentRoot %v, want both true", result.Verified,
 			result.DevelopmentRoot)
+	}
+	if result.TCBStatus != devpki.StatusUpToDate {
+		t.Errorf("TCBStatus = %q, want %q", result.TCBStatus, devpki.StatusUpToDate)
+	}
+	if result.Enclave.MREnclave != devpki.DevMREnclave {
+		t.Error("verified MRENCLAVE is not the development enclave's")
 	}
 	if result.Enclave.ReportData != parsed.Body.ReportData {
 		t.Error("verified report data differs from the quote's")
@@ -77,6 +84,9 @@ func TestDevQuoteRejects(t *testing.T) {
 	key := testQuoteKey(t)
 	if _, err := (&Dev{}).Quote(key); err == nil {
 		t.Error("Quote without an authority succeeded")
+	}
+	if _, err := (&Dev{}).Collateral(time.Now()); err == nil {
+		t.Error("Collateral without an authority succeeded")
 	}
 	authority, err := devpki.New(devpki.Options{})
 	if err != nil {
