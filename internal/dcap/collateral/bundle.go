@@ -29,12 +29,13 @@ type Bundle struct {
 	// QEIdentityIssuerChain is the PEM chain of the TCB signing certificate.
 	QEIdentityIssuerChain []byte
 
-	// PCKCRL is the DER CRL of the Platform or Processor CA.
+	// PCKCRL is the CRL of the Platform or Processor CA: DER, as
+	// ParseBundleJSON stores it, or PEM or hex text (see NormalizeCRL).
 	PCKCRL []byte
 	// PCKCRLIssuerChain is the PEM chain of the CA that issued PCKCRL.
 	PCKCRLIssuerChain []byte
 
-	// RootCACRL is the DER CRL of the root CA.
+	// RootCACRL is the CRL of the root CA, in the same forms as PCKCRL.
 	RootCACRL []byte
 }
 
