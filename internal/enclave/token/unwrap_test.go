@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
@@ -52,6 +53,8 @@ func TestImportKMRA(t *testing.T) {
 				t.Errorf("unwrapped key has CKA_TOKEN %v, CKA_PRIVATE %v, want both true",
 					p.Token, p.Private)
 			}
+
+			checkKeyUnreadable(t, tok, signer)
 
 			found, err := tok.FindSigner(name)
 			if err != nil {
@@ -183,5 +186,43 @@ func TestRequireMechanism(t *testing.T) {
 	err = tok.requireMechanism(pkcs11.CKM_ECDSA, pkcs11.CKF_UNWRAP, "CKM_ECDSA")
 	if !errors.Is(err, ErrMechanismUnsupported) {
 		t.Errorf("requireMechanism(CKM_ECDSA, unwrap) error = %v, want ErrMechanismUnsupported", err)
+	}
+}
+
+// checkKeyUnreadable checks that the token refuses to reveal the private
+// key value or to wrap the key out with an AES key of its own.
+func checkKeyUnreadable(t *testing.T, tok *Token, signer *Signer) {
+	t.Helper()
+	secret := uint(pkcs11.CKA_VALUE)
+	if _, ok := signer.Public().(*rsa.PublicKey); ok {
+		secret = pkcs11.CKA_PRIVATE_EXPONENT
+	}
+	err := tok.withSession(func(s pkcs11.SessionHandle) error {
+		if _, err := tok.attribute(s, signer.priv, secret); !isRV(err, pkcs11.CKR_ATTRIBUTE_SENSITIVE) {
+			t.Errorf("reading the private key value: error %v, want CKR_ATTRIBUTE_SENSITIVE", err)
+		}
+		wrapKey, err := tok.ctx.GenerateKey(s,
+			[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)},
+			[]*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+				pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+				pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
+				pkcs11.NewAttribute(pkcs11.CKA_WRAP, true),
+			})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tok.ctx.DestroyObject(s, wrapKey) }()
+		_, err = tok.ctx.WrapKey(s,
+			[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)},
+			wrapKey, signer.priv)
+		if !isRV(err, pkcs11.CKR_KEY_UNEXTRACTABLE) {
+			t.Errorf("wrapping the private key out: error %v, want CKR_KEY_UNEXTRACTABLE", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
