@@ -4,40 +4,103 @@
 package main
 
 import (
+	"errors"
+	"flag"
+	"fmt"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/tcs-project/tcs/internal/enclave/token"
+	"github.com/tcs-project/tcs/internal/issuer"
 	"github.com/tcs-project/tcs/internal/manager"
+	"github.com/tcs-project/tcs/internal/version"
 )
 
-const summary = "sign Kubernetes and cert-manager certificate requests with CA keys kept in an SGX enclave"
+const (
+	binary  = "tcs-issuer"
+	summary = "sign Kubernetes and cert-manager certificate requests with CA keys kept in an SGX enclave"
+)
 
 func main() {
 	var opts manager.Options
-	opts.Parse("tcs-issuer", summary, manager.Defaults{
+	var flags issuerFlags
+	fs := flag.NewFlagSet(binary, flag.ExitOnError)
+	opts.Bind(fs, binary, manager.Defaults{
 		MetricsAddress: "127.0.0.1:8080",
 		ProbeAddress:   "127.0.0.1:8081",
 	})
-	log := ctrl.Log.WithName("tcs-issuer")
-
-	scheme, err := manager.Scheme()
-	if err != nil {
-		log.Error(err, "Failed to build the scheme")
-		os.Exit(1)
+	flags.bind(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s: %s\n\nUsage: %s [flags]\n\nFlags:\n", binary, summary, binary)
+		fs.PrintDefaults()
 	}
-	mgr, err := manager.New(&opts, scheme)
-	if err != nil {
-		log.Error(err, "Failed to start")
-		os.Exit(1)
+	_ = fs.Parse(os.Args[1:])
+	if opts.ShowVersion {
+		fmt.Println(version.String(binary))
+		os.Exit(0)
 	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
+	log := ctrl.Log.WithName(binary)
 
-	// TODO: register the issuer reconcilers and the request signers; until then the
-	// server runs its probes and metrics but answers no request.
-	log.Info("Starting", "leaderElection", opts.LeaderElect)
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		log.Error(err, "Manager stopped with an error")
+	if err := run(&opts, &flags); err != nil {
+		log.Error(err, "Stopped with an error")
 		os.Exit(1)
 	}
 	log.Info("Stopped")
+}
+
+func run(opts *manager.Options, flags *issuerFlags) error {
+	log := ctrl.Log.WithName(binary)
+	tok, err := flags.openToken()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := tok.Close(); err != nil {
+			log.Error(err, "Failed to close the token")
+		}
+	}()
+	cfg, err := flags.config(tok)
+	if err != nil {
+		return err
+	}
+
+	scheme, err := manager.Scheme()
+	if err != nil {
+		return fmt.Errorf("build the scheme: %w", err)
+	}
+	if err := issuer.AddToScheme(scheme); err != nil {
+		return fmt.Errorf("build the scheme: %w", err)
+	}
+	mgr, err := manager.New(opts, scheme)
+	if err != nil {
+		return err
+	}
+	if _, err := issuer.Setup(mgr, cfg); err != nil {
+		return err
+	}
+
+	log.Info("Starting", "leaderElection", opts.LeaderElect, "token", tok.Label(),
+		"quoting", flags.quoting, "namespace", cfg.Controller.Namespace,
+		"receiptChecking", cfg.Controller.KeyServerPublicKey != nil)
+	if cfg.Controller.KeyServerPublicKey == nil {
+		log.Info("Receipt checking is off: provisioned keys are imported without proof " +
+			"of which key server released them. Set --keyserver-public-key to turn it on.")
+	}
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		return fmt.Errorf("manager: %w", err)
+	}
+	return nil
+}
+
+// errUsage marks a flag error.
+var errUsage = errors.New("invalid flags")
+
+func openTokenError(err error) error {
+	if errors.Is(err, token.ErrPINIncorrect) || errors.Is(err, token.ErrPINLocked) {
+		return fmt.Errorf("%w: check --user-pin-file or $%s", err, envUserPIN)
+	}
+	return err
 }
