@@ -44,7 +44,7 @@ func Module(t testing.TB) string {
 	}
 	if _, err := os.Stat(module); err != nil {
 		t.Skipf("SoftHSM2 module %s not found (%v): install the softhsm2 package "+
-			"("make softhsm" installs it) or set %s", module, err, ModuleEnv)
+			"('make softhsm' installs it) or set %s", module, err, ModuleEnv)
 	}
 	return module
 }
