@@ -19,8 +19,9 @@ import (
 // signer named signerName, stores cert beside it and returns the signer.
 //
 // The key type comes from cert, the CA certificate delivered with the
-// blob, because the type must be in the C_UnwrapKey template and the blob
-// cannot be read before it is unwrapped. The token first recovers the
+// blob (the first certificate of tls.crt), because the type must be in the
+// C_UnwrapKey template and the blob cannot be read before it is unwrapped.
+// Only cert is stored; the rest of a chain stays with the caller. The token first recovers the
 // AES-256 key with RSA-OAEP (SHA-1, MGF1-SHA-1, empty label) as a session
 // object, then unwraps the PKCS#8 key with AES key wrap with padding into a
 // private, sensitive, non-extractable token object that can only sign. A
