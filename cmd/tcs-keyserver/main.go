@@ -1,14 +1,15 @@
 // Command tcs-keyserver is the key server side of the Trusted Certificate
 // Service: it verifies the SGX quote of each QuoteAttestation and provisions
-// the CA keys that its release policy allows, wrapped for the
-// enclave.
+// the CA keys that its release policy allows, wrapped for the enclave.
 package main
 
 import (
+	"flag"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/tcs-project/tcs/internal/keyserver"
 	"github.com/tcs-project/tcs/internal/manager"
 )
 
@@ -16,26 +17,42 @@ const summary = "verify the SGX quotes of QuoteAttestation objects and provision
 
 func main() {
 	var opts manager.Options
-	opts.Parse("tcs-keyserver", summary, manager.Defaults{
+	var ks keyserver.Options
+	opts.ParseWith("tcs-keyserver", summary, manager.Defaults{
 		MetricsAddress: "127.0.0.1:8090",
 		ProbeAddress:   "127.0.0.1:8091",
-	})
+	}, func(fs *flag.FlagSet) { ks.Bind(fs) })
 	log := ctrl.Log.WithName("tcs-keyserver")
 
+	if err := ks.Validate(); err != nil {
+		log.Error(err, "Invalid flags; see tcs-keyserver --help")
+		os.Exit(2)
+	}
 	scheme, err := manager.Scheme()
 	if err != nil {
 		log.Error(err, "Failed to build the scheme")
 		os.Exit(1)
 	}
-	mgr, err := manager.New(&opts, scheme)
+	mgr, err := manager.New(&opts, scheme, ks.TuneManager)
 	if err != nil {
 		log.Error(err, "Failed to start")
 		os.Exit(1)
 	}
+	server, err := ks.New(mgr)
+	if err != nil {
+		log.Error(err, "Failed to configure the key server")
+		os.Exit(1)
+	}
+	for _, w := range server.Warnings {
+		log.Info("WARNING: "+w, "policy", ks.PolicyFile)
+	}
+	if err := server.Setup(mgr, ks.MaxConcurrent); err != nil {
+		log.Error(err, "Failed to register the QuoteAttestation controller")
+		os.Exit(1)
+	}
 
-	// TODO: register the QuoteAttestation reconciler; until then the
-	// server runs its probes and metrics but handles no request.
-	log.Info("Starting", "leaderElection", opts.LeaderElect)
+	log.Info("Starting", "namespaces", ks.NamespaceList(), "policy", ks.PolicyFile,
+		"leaderElection", opts.LeaderElect)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "Manager stopped with an error")
 		os.Exit(1)

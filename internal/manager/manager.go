@@ -68,8 +68,16 @@ func (o *Options) Bind(fs *flag.FlagSet, binary string, d Defaults) {
 // Parse parses the process's arguments into o, prints the version and
 // exits when --version is given, and sets up logging.
 func (o *Options) Parse(binary, summary string, d Defaults) {
+	o.ParseWith(binary, summary, d, nil)
+}
+
+// ParseWith is Parse with the binary's own flags, which extra registers.
+func (o *Options) ParseWith(binary, summary string, d Defaults, extra func(*flag.FlagSet)) {
 	fs := flag.NewFlagSet(binary, flag.ExitOnError)
 	o.Bind(fs, binary, d)
+	if extra != nil {
+		extra(fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "%s: %s\n\nUsage: %s [flags]\n\nFlags:\n", binary, summary, binary)
 		fs.PrintDefaults()
@@ -96,8 +104,10 @@ func Scheme() (*runtime.Scheme, error) {
 }
 
 // New connects to the API server and builds a manager with probes,
-// metrics and, when asked, leader election.
-func New(o *Options, scheme *runtime.Scheme) (ctrl.Manager, error) {
+// metrics and, when asked, leader election. Each tune function may adjust
+// the manager's options before it is built, for example to limit the
+// cache to some namespaces.
+func New(o *Options, scheme *runtime.Scheme, tune ...func(*ctrl.Options)) (ctrl.Manager, error) {
 	cfg, err := restConfig(o.Kubeconfig)
 	if err != nil {
 		return nil, err
@@ -105,7 +115,7 @@ func New(o *Options, scheme *runtime.Scheme) (ctrl.Manager, error) {
 	leaseDuration := o.LeaseDuration
 	renewDeadline := leaseDuration * 2 / 3
 	retryPeriod := leaseDuration / 7
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddress},
 		HealthProbeBindAddress:  o.ProbeAddress,
@@ -118,7 +128,11 @@ func New(o *Options, scheme *runtime.Scheme) (ctrl.Manager, error) {
 		// Stepping down at once lets a replacement take over without
 		// waiting for the Lease to expire.
 		LeaderElectionReleaseOnCancel: true,
-	})
+	}
+	for _, t := range tune {
+		t(&mgrOpts)
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		return nil, fmt.Errorf("create manager: %w", err)
 	}

@@ -1,0 +1,255 @@
+package keyserver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
+)
+
+// Labels and annotations on provisioned Secrets.
+const (
+	// AttestationUIDLabel ties a Secret to the QuoteAttestation it answers.
+	AttestationUIDLabel = "sgx.intel.com/quoteattestation-uid"
+	// AttestationNameLabel names that QuoteAttestation.
+	AttestationNameLabel = "sgx.intel.com/quoteattestation"
+	// SecretSignerAnnotation names the signer whose key a Secret carries.
+	SecretSignerAnnotation = "sgx.intel.com/signer-name"
+)
+
+// Reconciler answers QuoteAttestation objects.
+type Reconciler struct {
+	// Client reads through the manager's cache and writes.
+	Client client.Client
+	// Reader reads from the API server directly, to check that an object
+	// is still unanswered before acting on it.
+	Reader   client.Reader
+	Decider  *Decider
+	Recorder record.EventRecorder
+	Metrics  *Metrics
+}
+
+// Setup registers a Reconciler with mgr.
+func Setup(mgr ctrl.Manager, d *Decider, maxConcurrent int) error {
+	r := &Reconciler{
+		Client:   mgr.GetClient(),
+		Reader:   mgr.GetAPIReader(),
+		Decider:  d,
+		Recorder: mgr.GetEventRecorderFor("tcs-keyserver"),
+		Metrics:  defaultMetrics,
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("quoteattestation").
+		For(&sgxv1alpha1.QuoteAttestation{}, builder.WithPredicates(unanswered())).
+		WithOptions(controller.Options{MaxConcurrentReconciles: maxConcurrent}).
+		Complete(r)
+}
+
+// unanswered passes events of objects that have no condition yet.
+func unanswered() predicate.Predicate {
+	open := func(o client.Object) bool {
+		qa, ok := o.(*sgxv1alpha1.QuoteAttestation)
+		return ok && qa.Status.Condition == nil
+	}
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return open(e.Object) },
+		UpdateFunc:  func(e event.UpdateEvent) bool { return open(e.ObjectNew) },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(e event.GenericEvent) bool { return open(e.Object) },
+	}
+}
+
+// Reconcile loads the object, decides the answer and writes it.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+
+	var qa sgxv1alpha1.QuoteAttestation
+	if err := r.Reader.Get(ctx, req.NamespacedName, &qa); err != nil {
+		// A deleted object needs no answer.
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if qa.Status.Condition != nil || !qa.DeletionTimestamp.IsZero() {
+		// Answered before, by this or another replica: never answer twice.
+		return ctrl.Result{}, nil
+	}
+
+	answer, err := r.Decider.Decide(ctx, Request{
+		Spec:    &qa.Spec,
+		UID:     qa.UID,
+		Object:  req.String(),
+		Created: qa.CreationTimestamp.Time,
+	})
+	if err != nil {
+		r.Metrics.retries.WithLabelValues("decide").Inc()
+		log.Info("Transient error, retrying with backoff", "error", err.Error())
+		return ctrl.Result{}, err
+	}
+	r.Metrics.observe(answer, float64(r.Decider.now().Unix()))
+
+	if !answer.Failed {
+		if err := r.claim(ctx, &qa, answer); err != nil {
+			r.Metrics.retries.WithLabelValues("claim").Inc()
+			return ctrl.Result{}, err
+		}
+	}
+	if err := r.write(ctx, &qa, answer); err != nil {
+		r.Metrics.retries.WithLabelValues("write").Inc()
+		return ctrl.Result{}, err
+	}
+
+	r.Metrics.answers.WithLabelValues(conditionType(answer), answer.State).Inc()
+	log.Info("Wrote the answer", "type", conditionType(answer), "state", answer.State,
+		"quoteSHA256", hex.EncodeToString(answer.quoteHash))
+	return ctrl.Result{}, nil
+}
+
+func conditionType(a *Answer) string {
+	if a.Failed {
+		return string(sgxv1alpha1.ConditionFailure)
+	}
+	return string(sgxv1alpha1.ConditionSuccess)
+}
+
+// claim takes the one-time claims of the request's public key and quote. A
+// claim held by another object turns the answer into a rejection.
+func (r *Reconciler) claim(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, a *Answer) error {
+	claims := r.Decider.Claims
+	if claims == nil {
+		return nil
+	}
+	for _, c := range []struct {
+		kind string
+		hash []byte
+	}{{ClaimPublicKey, a.publicHash}, {ClaimQuote, a.quoteHash}} {
+		err := claims.Claim(ctx, c.kind, c.hash, qa.UID, qa.Namespace+"/"+qa.Name)
+		if errors.Is(err, ErrReplayed) {
+			owner, _ := claims.Owner(ctx, c.kind, c.hash)
+			a.setFailure(replayRejection(c.kind, owner))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// write stores the answer: first the Secrets, then the status that names
+// them. On any failure the Secrets already created are deleted again, so
+// no Secret outlives a failed attempt.
+func (r *Reconciler) write(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, a *Answer) error {
+	// Secrets left by an attempt that stopped half-way, such as one cut
+	// short by a restart, go first.
+	if err := r.deleteSecrets(ctx, qa); err != nil {
+		return err
+	}
+
+	status := sgxv1alpha1.QuoteAttestationStatus{
+		Condition: &sgxv1alpha1.QuoteAttestationCondition{
+			Type:            sgxv1alpha1.ConditionType(conditionType(a)),
+			State:           a.State,
+			Message:         a.Message,
+			LastUpdatedTime: metav1.NewTime(r.Decider.now()),
+		},
+	}
+	if !a.Failed {
+		status.Secrets = map[string]sgxv1alpha1.QuoteAttestationSecret{}
+		for _, s := range a.Secrets {
+			secret := newSecret(qa, s)
+			if err := r.Client.Create(ctx, secret); err != nil {
+				return r.rollback(ctx, qa, fmt.Errorf("create Secret %s/%s for %s: %w",
+					secret.Namespace, secret.Name, s.Signer, err))
+			}
+			status.Secrets[s.Signer] = sgxv1alpha1.QuoteAttestationSecret{
+				SecretName: secret.Name,
+				SecretType: sgxv1alpha1.SecretTypeKMRA,
+			}
+		}
+	}
+
+	updated := qa.DeepCopy()
+	updated.Status = status
+	if err := r.Client.Status().Update(ctx, updated); err != nil {
+		if apierrors.IsConflict(err) {
+			// Someone else changed the object; the next attempt rereads it.
+			return r.rollback(ctx, qa, fmt.Errorf("write status: %w", err))
+		}
+		return r.rollback(ctx, qa, fmt.Errorf("write status of %s/%s: %w", qa.Namespace, qa.Name, err))
+	}
+
+	if a.Failed {
+		r.Recorder.Event(qa, corev1.EventTypeWarning, a.State, a.Message)
+	} else {
+		r.Recorder.Event(qa, corev1.EventTypeNormal, a.State, a.Message)
+	}
+	return nil
+}
+
+// rollback deletes the Secrets of qa and returns cause.
+func (r *Reconciler) rollback(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, cause error) error {
+	if err := r.deleteSecrets(ctx, qa); err != nil {
+		return fmt.Errorf("%w (and the rollback failed: %v)", cause, err)
+	}
+	return cause
+}
+
+// deleteSecrets deletes every Secret that answers qa.
+func (r *Reconciler) deleteSecrets(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation) error {
+	var list corev1.SecretList
+	if err := r.Reader.List(ctx, &list, client.InNamespace(qa.Namespace),
+		client.MatchingLabels{AttestationUIDLabel: string(qa.UID)}); err != nil {
+		return fmt.Errorf("list Secrets of %s/%s: %w", qa.Namespace, qa.Name, err)
+	}
+	for i := range list.Items {
+		err := r.Client.Delete(ctx, &list.Items[i])
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete Secret %s/%s: %w", qa.Namespace, list.Items[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// newSecret builds the Secret of one signer, owned by qa so that deleting
+// qa deletes it.
+func newSecret(qa *sgxv1alpha1.QuoteAttestation, s SignerSecret) *corev1.Secret {
+	sum := sha256.Sum256([]byte(s.Signer))
+	name := fmt.Sprintf("%s-%s", qa.Name, hex.EncodeToString(sum[:5]))
+	if len(name) > 253 {
+		name = name[len(name)-253:]
+	}
+	controllerRef := false
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: qa.Namespace,
+			Name:      name,
+			Labels: map[string]string{
+				AttestationUIDLabel:  string(qa.UID),
+				AttestationNameLabel: qa.Name,
+			},
+			Annotations: map[string]string{SecretSignerAnnotation: s.Signer},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: sgxv1alpha1.GroupVersion.String(),
+				Kind:       "QuoteAttestation",
+				Name:       qa.Name,
+				UID:        qa.UID,
+				Controller: &controllerRef,
+			}},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: s.Data,
+	}
+}
