@@ -5,6 +5,10 @@ package cmd_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/tcs-project/tcs/internal/devpki"
+	"github.com/tcs-project/tcs/internal/enclave/token/softhsmtest"
 	"github.com/tcs-project/tcs/internal/testenv"
 )
 
@@ -111,14 +117,19 @@ func TestServersStartAgainstAPIServer(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{})
 	kubeconfig := writeKubeconfig(t, env)
 
+	serverFlags := map[string][]string{
+		"tcs-issuer":    issuerFlags(t),
+		"tcs-keyserver": keyserverFlags(t),
+	}
 	for _, b := range []string{"tcs-issuer", "tcs-keyserver"} {
 		t.Run(b, func(t *testing.T) {
 			probe, metrics := freeAddress(t), freeAddress(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			cmd := exec.Command(filepath.Join(dir, b), "--kubeconfig", kubeconfig,
+			args := append([]string{"--kubeconfig", kubeconfig,
 				"--health-probe-bind-address", probe, "--metrics-bind-address", metrics,
-				"--leader-elect", "--leader-election-namespace", "default")
+				"--leader-elect", "--leader-election-namespace", "default"}, serverFlags[b]...)
+			cmd := exec.Command(filepath.Join(dir, b), args...)
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -137,4 +148,53 @@ func TestServersStartAgainstAPIServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// keyserverFlags returns the flags tcs-keyserver needs to start: a policy,
+// a receipt key, a key folder and a collateral source that is never asked
+// because no request arrives.
+func keyserverFlags(t *testing.T) []string {
+	t.Helper()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	rule := "rules:\n  - signers: [\"tcsclusterissuer.tcs.intel.com/*\"]\n    mrenclave: [" +
+		strings.Repeat("ab", 32) + "]\n"
+	if err := os.WriteFile(policy, []byte(rule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipt := filepath.Join(dir, "receipt.pem")
+	if err := os.WriteFile(receipt, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--namespaces", "default", "--claims-namespace", "default", "--policy", policy,
+		"--collateral-dir", dir, "--key-dir", dir, "--receipt-key", receipt}
+}
+
+// issuerFlags returns the flags tcs-issuer needs to start: a fresh
+// SoftHSM2 token and the development quoting backend. softhsmtest points
+// SOFTHSM2_CONF at the token for this test, and the child process inherits
+// it.
+func issuerFlags(t *testing.T) []string {
+	t.Helper()
+	tok := softhsmtest.New(t)
+	authority, err := devpki.New(devpki.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authorityDir := filepath.Join(t.TempDir(), "authority")
+	if err := authority.Save(authorityDir); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--pkcs11-module", tok.Module, "--token-label", "smoke-test",
+		"--user-pin-file", tok.UserPINFile, "--so-pin-file", tok.SOPINFile,
+		"--quoting", "dev", "--dev-authority", authorityDir,
+		"--namespace", "default", "--cert-manager=false"}
 }
