@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -45,10 +46,24 @@ type Options struct {
 // test with the command to run when the binaries are missing.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-
-	root, err := RepositoryRoot()
+	env, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stop control plane: %v", err)
+		}
+	})
+	return env
+}
+
+// New starts a control plane for a whole test binary, as TestMain needs;
+// the caller must call Stop.
+func New(opts Options) (*Env, error) {
+	root, err := RepositoryRoot()
+	if err != nil {
+		return nil, err
 	}
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
@@ -56,17 +71,18 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	for _, name := range []string{"etcd", "kube-apiserver"} {
 		if _, err := os.Stat(filepath.Join(assets, name)); err != nil {
-			t.Fatalf("%s not found in %s: run `make controlplane` first (or `make test`, which does)",
+			return nil, fmt.Errorf("%s not found in %s: run `make controlplane` first (or `make test`, which does)",
 				name, assets)
 		}
 	}
 
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		clientgoscheme.AddToScheme, sgxv1alpha1.AddToScheme, tcsv1alpha1.AddToScheme,
+		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme,
+		sgxv1alpha1.AddToScheme, tcsv1alpha1.AddToScheme,
 	} {
 		if err := add(scheme); err != nil {
-			t.Fatalf("build scheme: %v", err)
+			return nil, fmt.Errorf("build scheme: %w", err)
 		}
 	}
 
@@ -79,19 +95,20 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		t.Fatalf("start control plane from %s: %v", assets, err)
+		return nil, fmt.Errorf("start control plane from %s: %w", assets, err)
 	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stop control plane: %v", err)
-		}
-	})
 
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		t.Fatalf("create client: %v", err)
+		_ = env.Stop()
+		return nil, fmt.Errorf("create client: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, Scheme: scheme, Root: root, env: env}
+	return &Env{Config: cfg, Client: c, Scheme: scheme, Root: root, env: env}, nil
+}
+
+// Stop stops kube-apiserver and etcd.
+func (e *Env) Stop() error {
+	return e.env.Stop()
 }
 
 // ClientAs returns a client that impersonates a service account, with the
