@@ -167,6 +167,12 @@ func (f *fixture) create(obj client.Object) {
 	f.objects = append(f.objects, obj)
 }
 
+// track deletes objects created before the issuer started when the test
+// ends.
+func (f *fixture) track(objs ...client.Object) {
+	f.objects = append(f.objects, objs...)
+}
+
 // deleteObjects deletes the registered objects and waits until they are
 // gone, which for issuers means their finalizer ran.
 func (f *fixture) deleteObjects() {

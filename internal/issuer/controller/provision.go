@@ -48,6 +48,12 @@ type Provisioner struct {
 	locks    *signerLocks
 	events   eventRecorder
 
+	// created and deleted are the provisioner's own writes that the cache
+	// may not show yet. Only Reconcile uses them, and the controller runs
+	// one Reconcile at a time.
+	created map[string]struct{}
+	deleted map[types.UID]bool
+
 	mu       sync.Mutex
 	progress map[string]Progress
 	// notify wakes the issuer reconcilers, one channel per kind.
@@ -118,18 +124,13 @@ func (p *Provisioner) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	var list sgxv1alpha1.QuoteAttestationList
-	if err := p.requests.List(ctx, &list, client.InNamespace(p.cfg.Namespace),
-		client.MatchingLabels{ManagedByLabel: ManagedByValue}); err != nil {
-		return reconcile.Result{}, fmt.Errorf("list QuoteAttestations in %s: %w", p.cfg.Namespace, err)
+	requests, err := p.loadRequests(ctx)
+	if err != nil {
+		return reconcile.Result{}, err
 	}
 	byName := make(map[string]*sgxv1alpha1.QuoteAttestation)
-	states := make([]requestState, 0, len(list.Items))
-	for i := range list.Items {
-		qa := &list.Items[i]
-		if !qa.DeletionTimestamp.IsZero() {
-			continue
-		}
+	states := make([]requestState, 0, len(requests))
+	for _, qa := range requests {
 		_, err := p.cfg.Token.FindQuoteKey(qa.Name)
 		if err != nil && !errors.Is(err, token.ErrNotFound) {
 			return reconcile.Result{}, fmt.Errorf("find quote key %s: %w", qa.Name, err)
@@ -175,6 +176,54 @@ func (p *Provisioner) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{RequeueAfter: plan.RequeueAfter}, nil
+}
+
+// loadRequests returns this operator's QuoteAttestations. The cache may
+// lag behind this provisioner's own writes, so requests it created are read
+// from the API server until the cache has them, and requests it deleted are
+// skipped until the cache drops them. Without that, a request would be made
+// twice or a Failure counted twice.
+func (p *Provisioner) loadRequests(ctx context.Context) ([]*sgxv1alpha1.QuoteAttestation, error) {
+	var list sgxv1alpha1.QuoteAttestationList
+	if err := p.requests.List(ctx, &list, client.InNamespace(p.cfg.Namespace),
+		client.MatchingLabels{ManagedByLabel: ManagedByValue}); err != nil {
+		return nil, fmt.Errorf("list QuoteAttestations in %s: %w", p.cfg.Namespace, err)
+	}
+	var out []*sgxv1alpha1.QuoteAttestation
+	listed := make(map[string]bool)
+	stillDeleted := make(map[types.UID]bool)
+	for i := range list.Items {
+		qa := &list.Items[i]
+		listed[qa.Name] = true
+		if p.deleted[qa.UID] {
+			stillDeleted[qa.UID] = true
+			continue
+		}
+		if qa.DeletionTimestamp.IsZero() {
+			out = append(out, qa)
+		}
+	}
+	p.deleted = stillDeleted
+
+	for name := range p.created {
+		if listed[name] {
+			delete(p.created, name)
+			continue
+		}
+		var qa sgxv1alpha1.QuoteAttestation
+		err := p.apiReader.Get(ctx, types.NamespacedName{Namespace: p.cfg.Namespace, Name: name}, &qa)
+		if apierrors.IsNotFound(err) {
+			delete(p.created, name)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read QuoteAttestation %s/%s: %w", p.cfg.Namespace, name, err)
+		}
+		if !p.deleted[qa.UID] && qa.DeletionTimestamp.IsZero() {
+			out = append(out, &qa)
+		}
+	}
+	return out, nil
 }
 
 // neededSigners lists the signers of issuers with selfSign false, not
@@ -256,6 +305,7 @@ func (p *Provisioner) request(ctx context.Context, signers []string) error {
 		}
 		return err
 	}
+	p.created[name] = struct{}{}
 	log.FromContext(ctx).Info("Requested CA keys from the key server",
 		"quoteAttestation", name, "signerNames", signers)
 	return nil
@@ -442,6 +492,8 @@ func (p *Provisioner) cleanup(ctx context.Context, qa *sgxv1alpha1.QuoteAttestat
 	if err := p.client.Delete(ctx, qa, client.Preconditions{UID: &qa.UID}); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("delete QuoteAttestation %s/%s: %w", qa.Namespace, qa.Name, err)
 	}
+	p.deleted[qa.UID] = true
+	delete(p.created, qa.Name)
 	if err := p.cfg.Token.DeleteQuoteKey(qa.Name); err != nil && !errors.Is(err, token.ErrNotFound) {
 		return fmt.Errorf("delete quote key %s: %w", qa.Name, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +58,8 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		locks:     locks,
 		events:    recorder,
 		progress:  make(map[string]Progress),
+		created:   make(map[string]struct{}),
+		deleted:   make(map[types.UID]bool),
 		notify: map[string]chan event.GenericEvent{
 			"TCSIssuer":        make(chan event.GenericEvent, notifyBuffer),
 			"TCSClusterIssuer": make(chan event.GenericEvent, notifyBuffer),
