@@ -51,7 +51,7 @@ type issuerProcess struct {
 // fixture is the issuer of one test, which can be stopped and started
 // again on the same token directory.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	soft    *softhsmtest.Token
 	opts    issuerOptions
 	proc    *issuerProcess
@@ -64,7 +64,7 @@ var tokenCount atomic.Int64
 // startIssuer starts the issuer on a fresh SoftHSM2 token as the issuer's
 // service account. Cleanup deletes the objects the test registered while the
 // issuer still runs, so that finalizers complete, then stops it.
-func startIssuer(t *testing.T, opts issuerOptions) *fixture {
+func startIssuer(t testing.TB, opts issuerOptions) *fixture {
 	t.Helper()
 	f := &fixture{
 		t: t, soft: softhsmtest.New(t), opts: opts,
@@ -217,7 +217,7 @@ func readyCondition(obj client.Object) *metav1.Condition {
 
 // waitReady waits for the issuer's Ready condition to have status and,
 // when reason is not empty, that reason.
-func waitReady(t *testing.T, obj client.Object, status metav1.ConditionStatus, reason string,
+func waitReady(t testing.TB, obj client.Object, status metav1.ConditionStatus, reason string,
 	timeout time.Duration) *metav1.Condition {
 	t.Helper()
 	var last *metav1.Condition
@@ -237,7 +237,7 @@ func waitReady(t *testing.T, obj client.Object, status metav1.ConditionStatus, r
 }
 
 // publishedCA reads the CA certificate Secret of an issuer.
-func publishedCA(t *testing.T, key types.NamespacedName) *corev1.Secret {
+func publishedCA(t testing.TB, key types.NamespacedName) *corev1.Secret {
 	t.Helper()
 	var s corev1.Secret
 	if err := admin.Get(context.Background(), key, &s); err != nil {

@@ -70,7 +70,7 @@ func goCSR(t testing.TB, key any, commonName string) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
 
-func parseCerts(t *testing.T, data []byte) []*x509.Certificate {
+func parseCerts(t testing.TB, data []byte) []*x509.Certificate {
 	t.Helper()
 	var out []*x509.Certificate
 	for {
@@ -92,7 +92,7 @@ func parseCerts(t *testing.T, data []byte) []*x509.Certificate {
 }
 
 // verifyChain checks that leaf chains to root for the usage.
-func verifyChain(t *testing.T, leaf *x509.Certificate, intermediates []*x509.Certificate,
+func verifyChain(t testing.TB, leaf *x509.Certificate, intermediates []*x509.Certificate,
 	root *x509.Certificate, usage x509.ExtKeyUsage) {
 	t.Helper()
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
@@ -108,7 +108,7 @@ func verifyChain(t *testing.T, leaf *x509.Certificate, intermediates []*x509.Cer
 
 // readySelfSigned creates a self-signed TCSIssuer and waits until it is
 // Ready, returning its CA certificate as published.
-func readySelfSigned(t *testing.T, f *fixture, name string) (*tcsv1alpha1.TCSIssuer, *x509.Certificate) {
+func readySelfSigned(t testing.TB, f *fixture, name string) (*tcsv1alpha1.TCSIssuer, *x509.Certificate) {
 	t.Helper()
 	iss := newIssuer(name, true)
 	f.create(iss)
@@ -216,7 +216,7 @@ func approveCSR(t testing.TB, c *certificatesv1.CertificateSigningRequest) {
 	setCSRCondition(t, c, certificatesv1.CertificateApproved)
 }
 
-func waitCSRCertificate(t *testing.T, c *certificatesv1.CertificateSigningRequest) []*x509.Certificate {
+func waitCSRCertificate(t testing.TB, c *certificatesv1.CertificateSigningRequest) []*x509.Certificate {
 	t.Helper()
 	eventually(t, signTimeout, "certificate of CSR "+c.Name, func() (bool, string) {
 		if err := admin.Get(context.Background(), client.ObjectKeyFromObject(c), c); err != nil {
