@@ -25,7 +25,12 @@ import (
 const (
 	KeyStoreDir    = "dir"
 	KeyStoreSecret = "secret"
+	KeyStorePKCS11 = "pkcs11"
 )
+
+// EnvUserPIN names the environment variable that carries the user PIN of
+// the PKCS#11 key store when --user-pin-file is empty.
+const EnvUserPIN = "TCS_USER_PIN"
 
 // Options are the key server's own flags.
 type Options struct {
@@ -38,6 +43,9 @@ type Options struct {
 	KeyStore           string
 	KeyDir             string
 	KeySecretNamespace string
+	PKCS11Module       string
+	PKCS11TokenLabel   string
+	PKCS11UserPINFile  string
 	ReceiptKeyFile     string
 	ClaimsNamespace    string
 	MaxRequestAge      time.Duration
@@ -62,12 +70,20 @@ func (o *Options) Bind(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RefreshMargin, "collateral-refresh-margin", pccs.DefaultRefreshMargin,
 		"How long before its nextUpdate cached collateral is fetched again.")
 	fs.StringVar(&o.KeyStore, "key-store", KeyStoreDir,
-		"Where the CA keys are: \"dir\" (PEM files in --key-dir) or \"secret\" "+
-			"(kubernetes.io/tls Secrets in --key-secret-namespace annotated "+SignerAnnotation+").")
+		"Where the CA keys are: \"dir\" (PEM files in --key-dir), \"secret\" "+
+			"(kubernetes.io/tls Secrets in --key-secret-namespace annotated "+SignerAnnotation+") or "+
+			"\"pkcs11\" (a PKCS#11 token that wraps the keys itself; see --pkcs11-module).")
 	fs.StringVar(&o.KeyDir, "key-dir", "",
 		"Folder of CA keys for --key-store=dir: <signer with / replaced by _>.key and .crt.")
 	fs.StringVar(&o.KeySecretNamespace, "key-secret-namespace", "",
 		"Namespace of the CA key Secrets for --key-store=secret; only the key server may read it.")
+	fs.StringVar(&o.PKCS11Module, "pkcs11-module", "",
+		"Path of the PKCS#11 module for --key-store=pkcs11, for example /usr/lib/softhsm/libsofthsm2.so.")
+	fs.StringVar(&o.PKCS11TokenLabel, "token-label", "",
+		"Label of the token that holds the CA keys for --key-store=pkcs11, at most 32 bytes. "+
+			"tcsctl keystore import loads keys into it.")
+	fs.StringVar(&o.PKCS11UserPINFile, "user-pin-file", "",
+		"File containing the token's user PIN for --key-store=pkcs11. Empty reads $"+EnvUserPIN+".")
 	fs.StringVar(&o.ReceiptKeyFile, "receipt-key", "",
 		"Path of the Ed25519 private key (PEM PKCS#8, as `openssl genpkey -algorithm ed25519` writes) "+
 			"that signs release receipts (required). Give its public key to tcs-issuer.")
@@ -115,8 +131,11 @@ func (o *Options) Validate() error {
 		if o.KeySecretNamespace == "" {
 			errs = append(errs, errors.New("--key-secret-namespace is required with --key-store=secret"))
 		}
+	case KeyStorePKCS11:
+		errs = append(errs, o.validatePKCS11()...)
 	default:
-		errs = append(errs, fmt.Errorf("--key-store=%q is invalid: use %q or %q", o.KeyStore, KeyStoreDir, KeyStoreSecret))
+		errs = append(errs, fmt.Errorf("--key-store=%q is invalid: use %q, %q or %q", o.KeyStore,
+			KeyStoreDir, KeyStoreSecret, KeyStorePKCS11))
 	}
 	if o.ReceiptKeyFile == "" {
 		errs = append(errs, errors.New("--receipt-key is required: give the Ed25519 key that signs release receipts"))
@@ -128,6 +147,20 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("--max-concurrent-requests=%d is invalid: use 1 or more", o.MaxConcurrent))
 	}
 	return errors.Join(errs...)
+}
+
+func (o *Options) validatePKCS11() []error {
+	var errs []error
+	if o.PKCS11Module == "" {
+		errs = append(errs, errors.New("--pkcs11-module is required with --key-store=pkcs11"))
+	}
+	if o.PKCS11TokenLabel == "" {
+		errs = append(errs, errors.New("--token-label is required with --key-store=pkcs11"))
+	}
+	if o.PKCS11UserPINFile == "" && os.Getenv(EnvUserPIN) == "" {
+		errs = append(errs, errors.New("--key-store=pkcs11 needs the user PIN: set --user-pin-file or $"+EnvUserPIN))
+	}
+	return errs
 }
 
 // TuneManager limits the manager's cache to the watched namespaces and the
@@ -172,8 +205,13 @@ func (o *Options) New(mgr manager.Manager) (*Server, error) {
 	collateralCache := pccs.NewCache(upstream, pccs.CacheOptions{RefreshMargin: o.RefreshMargin})
 
 	var keys KeyStore = DirStore{Dir: o.KeyDir}
-	if o.KeyStore == KeyStoreSecret {
+	switch o.KeyStore {
+	case KeyStoreSecret:
 		keys = SecretStore{Reader: mgr.GetAPIReader(), Namespace: o.KeySecretNamespace}
+	case KeyStorePKCS11:
+		if keys, err = o.openPKCS11Store(mgr); err != nil {
+			return nil, err
+		}
 	}
 
 	d := &Decider{

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/miekg/pkcs11"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/tcs-project/tcs/internal/enclave/token"
 	"github.com/tcs-project/tcs/internal/keywrap"
@@ -89,6 +90,40 @@ func OpenPKCS11Store(cfg token.Config) (*PKCS11Store, error) {
 func (s *PKCS11Store) Close() error {
 	return s.tok.Close()
 }
+
+// openPKCS11Store opens the store of --key-store=pkcs11 with the PIN from
+// --user-pin-file or $TCS_USER_PIN, and closes it when mgr stops.
+func (o *Options) openPKCS11Store(mgr manager.Manager) (*PKCS11Store, error) {
+	cfg := token.Config{ModulePath: o.PKCS11Module, TokenLabel: o.PKCS11TokenLabel}
+	var err error
+	if o.PKCS11UserPINFile != "" {
+		cfg.UserPIN, err = token.PINFromFile(o.PKCS11UserPINFile)
+	} else {
+		cfg.UserPIN, err = token.PINFromEnv(EnvUserPIN)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user PIN of the pkcs#11 key store: %w (set --user-pin-file or $%s)", err, EnvUserPIN)
+	}
+	store, err := OpenPKCS11Store(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(closeOnStop{store.Close}); err != nil {
+		return nil, errors.Join(err, store.Close())
+	}
+	return store, nil
+}
+
+// closeOnStop is a manager runnable that calls close when the manager
+// stops. It runs on every replica, leader or not.
+type closeOnStop struct{ close func() error }
+
+func (c closeOnStop) Start(ctx context.Context) error {
+	<-ctx.Done()
+	return c.close()
+}
+
+func (closeOnStop) NeedLeaderElection() bool { return false }
 
 // pkcs11CA is the content of one CA entry of the token.
 type pkcs11CA struct {
