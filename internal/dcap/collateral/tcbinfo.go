@@ -217,18 +217,18 @@ func svnValue(name string, v *int, max int) (int, error) {
 	return *v, nil
 }
 
-func parseWindow(what, issue, next string) (time.Time, time.Time, error) {
+func parseWindow(name, issue, next string) (time.Time, time.Time, error) {
 	issueDate, err := time.Parse(time.RFC3339, issue)
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("%w: %s issueDate %q is not an RFC 3339 time", ErrInvalidJSON, what, issue)
+		return time.Time{}, time.Time{}, fmt.Errorf("%w: %s issueDate %q is not an RFC 3339 time", ErrInvalidJSON, name, issue)
 	}
 	nextUpdate, err := time.Parse(time.RFC3339, next)
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("%w: %s nextUpdate %q is not an RFC 3339 time", ErrInvalidJSON, what, next)
+		return time.Time{}, time.Time{}, fmt.Errorf("%w: %s nextUpdate %q is not an RFC 3339 time", ErrInvalidJSON, name, next)
 	}
 	if nextUpdate.Before(issueDate) {
 		return time.Time{}, time.Time{}, fmt.Errorf("%w: %s nextUpdate %s is before its issueDate %s",
-			ErrInvalidJSON, what, next, issue)
+			ErrInvalidJSON, name, next, issue)
 	}
 	return issueDate, nextUpdate, nil
 }

@@ -3,7 +3,6 @@ package verify
 import (
 	"bytes"
 	"encoding/hex"
-	"fmt"
 
 	"github.com/tcs-project/tcs/internal/dcap/collateral"
 	"github.com/tcs-project/tcs/internal/dcap/pck"
@@ -36,10 +35,10 @@ func selectPlatformLevel(info *collateral.TCBInfo, ext *pck.Extension) (*collate
 }
 
 // checkQEIdentity compares the QE report with the QE Identity and returns
-// the QE's TCB level. As in Intel's Quote Verification Library, the report's
-// MISCSELECT and attributes are masked and compared with the identity's
-// values as published, and an ISVSVN below every level counts as Revoked
-// (level is then nil).
+// the QE's TCB level, or nil when its ISVSVN is below every level. As in
+// Intel's Quote Verification Library, the report's MISCSELECT and
+// attributes are masked and compared with the identity's values as
+// published.
 func checkQEIdentity(id *collateral.QEIdentity, qe *quote.ReportBody) (*collateral.QELevel, *Error) {
 	if qe.MRSigner != id.MRSigner {
 		return nil, failf(StepQEIdentity, ErrQEIdentityMismatch, "QE MRSIGNER %x, QE Identity requires %x", qe.MRSigner, id.MRSigner)
@@ -70,9 +69,9 @@ func checkQEIdentity(id *collateral.QEIdentity, qe *quote.ReportBody) (*collater
 
 // mergeStatus combines the platform's TCB status with the QE's, following
 // convergeTcbStatusWithQeTcbStatus in Intel's Quote Verification Library
-// (QuoteVerifier.cpp): an out-of-date QE makes an up-to-date or
-// SW-hardening-needed platform OutOfDate and a configuration-needed one
-// OutOfDateConfigurationNeeded; a revoked QE makes everything Revoked.
+// (Src/AttestationLibrary/src/Verifiers/Checks/TcbLevelCheck.cpp). An out-of-date QE makes an up-to-date or
+// SW-hardening-needed platform OutOfDate, and a configuration-needed one
+// OutOfDateConfigurationNeeded. A revoked QE makes everything Revoked.
 func mergeStatus(platform, qe string) string {
 	switch qe {
 	case collateral.StatusOutOfDate:
@@ -104,7 +103,11 @@ func unionAdvisories(lists ...[]string) []string {
 	return out
 }
 
-// evaluateTCB selects the platform and QE levels and merges them.
+// evaluateTCB selects the platform and QE levels and merges them. A QE
+// ISVSVN below every QE Identity level is "not supported" in Intel's
+// Quote Verification Library (STATUS_SGX_ENCLAVE_REPORT_ISVSVN_NOT_SUPPORTED,
+// merged to STATUS_TCB_NOT_SUPPORTED), like a platform below every TCB Info
+// level, so both fail with ErrNoMatchingTCBLevel.
 func evaluateTCB(vc *verifiedCollateral, ext *pck.Extension, qe *quote.ReportBody, r *Result) *Error {
 	qeLevel, err := checkQEIdentity(vc.qeIdentity, qe)
 	if err != nil {
@@ -114,26 +117,16 @@ func evaluateTCB(vc *verifiedCollateral, ext *pck.Extension, qe *quote.ReportBod
 	if err != nil {
 		return err
 	}
-
-	qeStatus := collateral.StatusRevoked
-	var qeAdvisories []string
-	if qeLevel != nil {
-		qeStatus = qeLevel.Status
-		qeAdvisories = qeLevel.AdvisoryIDs
+	if qeLevel == nil {
+		return failf(StepTCBEvaluation, ErrNoMatchingTCBLevel, "QE ISVSVN %d is below every one of the %d QE Identity levels",
+			qe.ISVSVN, len(vc.qeIdentity.Levels))
 	}
-	r.TCBStatus = mergeStatus(platform.Status, qeStatus)
-	r.AdvisoryIDs = unionAdvisories(platform.AdvisoryIDs, qeAdvisories)
 
+	r.TCBStatus = mergeStatus(platform.Status, qeLevel.Status)
+	r.AdvisoryIDs = unionAdvisories(platform.AdvisoryIDs, qeLevel.AdvisoryIDs)
 	if r.TCBStatus == collateral.StatusRevoked {
-		return failf(StepTCBEvaluation, ErrTCBRevoked, "platform TCB level %s, QE TCB level %s (QE ISVSVN %d)",
-			platform.Status, qeLevelText(qeLevel), qe.ISVSVN)
+		return failf(StepTCBEvaluation, ErrTCBRevoked, "platform TCB level %s, QE TCB level %s (ISVSVN >= %d, QE ISVSVN %d)",
+			platform.Status, qeLevel.Status, qeLevel.ISVSVN, qe.ISVSVN)
 	}
 	return nil
-}
-
-func qeLevelText(lv *collateral.QELevel) string {
-	if lv == nil {
-		return "none (ISVSVN below every level, so Revoked)"
-	}
-	return fmt.Sprintf("%s (ISVSVN >= %d)", lv.Status, lv.ISVSVN)
 }

@@ -159,3 +159,41 @@ func TestUnionAdvisories(t *testing.T) {
 		t.Errorf("unionAdvisories of nothing = %#v, want empty non-nil", got)
 	}
 }
+
+func TestEvaluateTCBQEBelowEveryLevel(t *testing.T) {
+	vc := &verifiedCollateral{
+		tcbInfo: &collateral.TCBInfo{Levels: []collateral.TCBLevel{level(collateral.StatusUpToDate, 0)}},
+		qeIdentity: &collateral.QEIdentity{Levels: []collateral.QELevel{
+			{ISVSVN: 8, Status: collateral.StatusUpToDate},
+		}},
+	}
+	r := &Result{}
+	err := evaluateTCB(vc, &pck.Extension{}, &quote.ReportBody{ISVSVN: 7}, r)
+	if !errors.Is(err, ErrNoMatchingTCBLevel) {
+		t.Errorf("err = %v, want ErrNoMatchingTCBLevel", err)
+	}
+	if r.TCBStatus != "" {
+		t.Errorf("TCBStatus = %q, want none", r.TCBStatus)
+	}
+}
+
+func TestEvaluateTCBQERevoked(t *testing.T) {
+	vc := &verifiedCollateral{
+		tcbInfo: &collateral.TCBInfo{Levels: []collateral.TCBLevel{level(collateral.StatusUpToDate, 0)}},
+		qeIdentity: &collateral.QEIdentity{Levels: []collateral.QELevel{
+			{ISVSVN: 8, Status: collateral.StatusUpToDate},
+			{ISVSVN: 2, Status: collateral.StatusRevoked, AdvisoryIDs: []string{"INTEL-SA-00202"}},
+		}},
+	}
+	r := &Result{}
+	err := evaluateTCB(vc, &pck.Extension{}, &quote.ReportBody{ISVSVN: 3}, r)
+	if !errors.Is(err, ErrTCBRevoked) {
+		t.Errorf("err = %v, want ErrTCBRevoked", err)
+	}
+	if r.TCBStatus != collateral.StatusRevoked {
+		t.Errorf("TCBStatus = %q, want Revoked", r.TCBStatus)
+	}
+	if !slices.Contains(r.AdvisoryIDs, "INTEL-SA-00202") {
+		t.Errorf("AdvisoryIDs = %v, want the QE level's", r.AdvisoryIDs)
+	}
+}
