@@ -87,8 +87,11 @@ func ParseQEIdentity(data []byte) (*QEIdentity, error) {
 	}
 	id.TCBEvaluationDataNumber = *raw.TCBEvaluationDataNumber
 
-	// MISCSELECT is a little-endian uint32 in the report, but Intel writes
-	// it in the JSON as the big-endian hex of its value.
+	// MISCSELECT is a little-endian uint32 in the report, and the JSON hex
+	// is read as the big-endian text of its value.
+	// NOTE: this byte order is not confirmed against Intel's QVL. Intel's
+	// published QE Identity (00000000 under mask FFFFFFFF) reads the same
+	// either way.
 	var misc, miscMask [4]byte
 	hexFields := []struct {
 		name string
