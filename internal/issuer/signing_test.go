@@ -143,6 +143,19 @@ func TestSelfSignedIssuer(t *testing.T) {
 		t.Error("published CA certificate differs from the token's")
 	}
 
+	// A deleted CA certificate Secret is published again.
+	if err := admin.Delete(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, signTimeout, "the republished secret", func() (bool, string) {
+		var again corev1.Secret
+		err := admin.Get(ctx, client.ObjectKeyFromObject(secret), &again)
+		if err != nil {
+			return false, err.Error()
+		}
+		return again.UID != secret.UID && len(again.Data[corev1.TLSCertKey]) > 0, "old secret"
+	})
+
 	cluster := &tcsv1alpha1.TCSClusterIssuer{
 		ObjectMeta: metav1.ObjectMeta{Name: "selfsigned-cluster"},
 		Spec:       tcsv1alpha1.TCSIssuerSpec{SecretName: "selfsigned-cluster-ca"},

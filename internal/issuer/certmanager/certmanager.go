@@ -22,6 +22,7 @@ import (
 
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
+	"github.com/tcs-project/tcs/internal/issuer/metrics"
 	"github.com/tcs-project/tcs/internal/signing"
 )
 
@@ -167,12 +168,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 				fmt.Sprintf("Waiting for %s %s to become ready.", cr.Spec.IssuerRef.Kind, cr.Spec.IssuerRef.Name))
 	}
 
+	start := time.Now()
 	leaf, err := r.cfg.Signing.Sign(ca.Certificate(), ca.Signer, request(&cr), r.cfg.Now())
+	if err == nil {
+		metrics.SignDuration.WithLabelValues(metrics.APICertificateRequest).Observe(time.Since(start).Seconds())
+	}
 	if signing.IsPermanent(err) {
 		return reconcile.Result{}, r.finish(ctx, &cr, cmapi.CertificateRequestReasonFailed, sentence(err))
 	}
 	if err != nil {
-		return reconcile.Result{}, fmt.Errorf("sign CertificateRequest %s: %w", req.NamespacedName, err)
+		// The CA cannot sign now, for example because it expired; retry
+		// with the controller's backoff and say why meanwhile.
+		err = fmt.Errorf("sign CertificateRequest %s: %w", req.NamespacedName, err)
+		return reconcile.Result{}, errors.Join(err,
+			r.setReady(ctx, &cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending, sentence(err)))
 	}
 	// status.certificate is the issued certificate followed by the
 	// intermediates; status.ca is the root that relying parties trust.
@@ -182,6 +191,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		"Certificate issued."); err != nil {
 		return reconcile.Result{}, err
 	}
+	metrics.Signed.WithLabelValues(metrics.APICertificateRequest).Inc()
 	log.FromContext(ctx).V(1).Info("Signed", "signerName", signerName)
 	return reconcile.Result{}, nil
 }
@@ -229,6 +239,7 @@ func (r *Reconciler) issuerSigner(ctx context.Context, cr *cmapi.CertificateRequ
 func (r *Reconciler) finish(ctx context.Context, cr *cmapi.CertificateRequest, reason, message string) error {
 	now := metav1.NewTime(r.cfg.Now())
 	cr.Status.FailureTime = &now
+	metrics.Rejected.WithLabelValues(metrics.APICertificateRequest, reason).Inc()
 	return r.setReady(ctx, cr, cmmeta.ConditionFalse, reason, message)
 }
 

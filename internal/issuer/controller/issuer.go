@@ -149,7 +149,6 @@ func (r *IssuerReconciler) finalize(ctx context.Context, v issuerView) error {
 // fail reports err in the Ready condition and returns it, so that the
 // request is retried with the controller's backoff.
 func (r *IssuerReconciler) fail(ctx context.Context, v issuerView, reason string, err error) error {
-	r.events.Eventf(v.object, nil, "Warning", reason, "Reconcile", "%s", err.Error())
 	if serr := r.setReady(ctx, v, metav1.ConditionFalse, reason, sentence(err)); serr != nil {
 		return errors.Join(err, serr)
 	}
@@ -171,6 +170,13 @@ func (r *IssuerReconciler) setReady(ctx context.Context, v issuerView, status me
 	if err := r.client.Status().Update(ctx, v.object); err != nil {
 		return fmt.Errorf("update status of %s %s: %w", v.kind, client.ObjectKeyFromObject(v.object), err)
 	}
+	// Each change of the condition is also an Event, so that the history
+	// stays visible after the condition changes again.
+	eventType := "Normal"
+	if status != metav1.ConditionTrue {
+		eventType = "Warning"
+	}
+	r.events.Eventf(v.object, nil, eventType, reason, "SetReady", "%s", message)
 	return nil
 }
 

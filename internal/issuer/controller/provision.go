@@ -25,6 +25,7 @@ import (
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/enclave/token"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
+	"github.com/tcs-project/tcs/internal/issuer/metrics"
 )
 
 // requestNamePrefix starts the name of every QuoteAttestation and of its
@@ -90,6 +91,7 @@ func (p *Provisioner) fail(signerName, request, reason, message string) {
 	attempts := p.progress[signerName].Attempts + 1
 	p.mu.Unlock()
 	delay := retryDelay(attempts, p.cfg.RetryInitial, p.cfg.RetryMax)
+	metrics.ProvisioningResults.WithLabelValues(reason).Inc()
 	p.setProgress(signerName, Progress{
 		Phase: PhaseFailed, Request: request, Reason: reason, Message: message,
 		Attempts: attempts, RetryAt: p.cfg.Now().Add(delay),
@@ -306,6 +308,7 @@ func (p *Provisioner) request(ctx context.Context, signers []string) error {
 		return err
 	}
 	p.created[name] = struct{}{}
+	metrics.ProvisioningRequests.Inc()
 	log.FromContext(ctx).Info("Requested CA keys from the key server",
 		"quoteAttestation", name, "signerNames", signers)
 	return nil
@@ -415,6 +418,7 @@ func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttes
 			continue
 		}
 		p.setProgress(s, Progress{})
+		metrics.ProvisioningResults.WithLabelValues("Imported").Inc()
 		log.FromContext(ctx).Info("Imported a CA key into the token", "quoteAttestation", qa.Name, "signerName", s)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -93,10 +94,29 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		err := ctrl.NewControllerManagedBy(mgr).
 			For(obj).
 			WatchesRawSource(source.Channel(prov.notify[kind], &handler.EnqueueRequestForObject{})).
+			// A published Secret that is changed or deleted is written
+			// again. Only metadata is cached, never Secret data.
+			WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(publishedBy(kind))).
 			Complete(r)
 		if err != nil {
 			return fmt.Errorf("set up the %s reconciler: %w", kind, err)
 		}
 	}
 	return nil
+}
+
+// publishedBy maps a Secret annotated with a signer name of the issuer kind
+// to that issuer.
+func publishedBy(kind string) handler.MapFunc {
+	return func(_ context.Context, obj client.Object) []reconcile.Request {
+		signer, ok := obj.GetAnnotations()[SignerAnnotation]
+		if !ok {
+			return nil
+		}
+		key, ok := ParseSignerName(signer)
+		if !ok || key.Kind != kind {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: key.Key}}
+	}
 }

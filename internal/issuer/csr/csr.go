@@ -20,6 +20,7 @@ import (
 
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
+	"github.com/tcs-project/tcs/internal/issuer/metrics"
 	"github.com/tcs-project/tcs/internal/signing"
 )
 
@@ -151,6 +152,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err := r.client.Status().Update(ctx, &c); err != nil {
 		return reconcile.Result{}, fmt.Errorf("store the certificate of CertificateSigningRequest %s: %w", c.Name, err)
 	}
+	metrics.Signed.WithLabelValues(metrics.APICertificateSigningRequest).Inc()
 	log.FromContext(ctx).V(1).Info("Signed", "signerName", c.Spec.SignerName)
 	return reconcile.Result{}, nil
 }
@@ -163,10 +165,12 @@ func (r *Reconciler) sign(ca *castore.CA, c *certificatesv1.CertificateSigningRe
 	for _, u := range c.Spec.Usages {
 		req.Usages = append(req.Usages, string(u))
 	}
+	start := time.Now()
 	der, err := r.cfg.Signing.Sign(ca.Certificate(), ca.Signer, req, r.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
+	metrics.SignDuration.WithLabelValues(metrics.APICertificateSigningRequest).Observe(time.Since(start).Seconds())
 	out := pemCertificate(der)
 	if r.cfg.FullChain {
 		out = append(out, castore.EncodePEM(ca.Chain...)...)
@@ -188,6 +192,7 @@ func (r *Reconciler) markFailed(ctx context.Context, c *certificatesv1.Certifica
 	if err := r.client.Status().Update(ctx, c); err != nil {
 		return fmt.Errorf("mark CertificateSigningRequest %s failed: %w", c.Name, err)
 	}
+	metrics.Rejected.WithLabelValues(metrics.APICertificateSigningRequest, ReasonInvalidRequest).Inc()
 	log.FromContext(ctx).Info("Rejected an invalid request", "signerName", c.Spec.SignerName, "error", cause.Error())
 	return nil
 }
