@@ -124,8 +124,9 @@ func caKeyObjectTemplate(signer string, key crypto.Signer, cert *x509.Certificat
 			return nil, fmt.Errorf("%w: %d-bit rsa key; the enclave accepts %d bits or more",
 				token.ErrUnsupportedKey, k.N.BitLen(), minCARSABits)
 		}
-		// PKCS#11 RSA private key objects hold two primes (PKCS#11 3.0
-		// section 2.1.3), so multi-prime keys cannot be stored.
+		// PKCS#11 RSA private key objects have attributes for two primes
+		// only (CKA_PRIME_1, CKA_PRIME_2), so multi-prime keys cannot be
+		// stored.
 		if len(k.Primes) != 2 {
 			return nil, fmt.Errorf("%w: rsa key with %d primes; use a key with two",
 				token.ErrUnsupportedKey, len(k.Primes))
@@ -224,10 +225,10 @@ func chainObjectTemplate(signer string, rest []*x509.Certificate) []*pkcs11.Attr
 	)
 }
 
-// caObjects returns the handles of every object of the CA of signer: the
-// private keys with its label, the certificates with its label and the
-// CKA_ID of one of those keys or the ID that ImportCA gives, and its chain
-// data object.
+// caObjects returns the handles of every object of the CA of signer. These
+// are the private keys with its label and its chain data object, and the
+// certificates with its label whose CKA_ID is that of one of those keys or
+// the ID that ImportCA gives.
 func (t p11Session) caObjects(signer string) ([]pkcs11.ObjectHandle, error) {
 	keys, err := t.find(caKeyTemplate(signer))
 	if err != nil {

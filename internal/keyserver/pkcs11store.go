@@ -29,13 +29,13 @@ import (
 // inside the token, so that no CA private key enters the key server's
 // memory in clear.
 //
-// Each CA is a private key object with CKA_LABEL set to the signer name,
-// CKA_SENSITIVE true and CKA_EXTRACTABLE true, a CKO_CERTIFICATE object
-// with the same label and CKA_ID, and, for a longer chain, a CKO_DATA
-// object with that label and CKA_APPLICATION PKCS11ChainApplication whose
-// value is the concatenated DER of the certificates after the CA's.
-// ImportCA writes these objects; keys made by other tools serve as well
-// when they follow the same layout.
+// Each CA is a private key object whose CKA_LABEL is the signer name, with
+// CKA_SENSITIVE and CKA_EXTRACTABLE true, and a CKO_CERTIFICATE object
+// with the same label and CKA_ID. A longer chain adds a CKO_DATA object
+// with that label and CKA_APPLICATION PKCS11ChainApplication, whose value
+// is the concatenated DER of the certificates after the CA's. ImportCA
+// writes these objects, and keys made by other tools serve as well when
+// they follow the same layout.
 //
 // NOTE: CKA_EXTRACTABLE lets anyone logged in with the user PIN wrap a CA
 // key out under a wrapping key of their own choice. The token keeps the
@@ -57,8 +57,8 @@ const PKCS11ChainApplication = "tcs-keyserver ca chain"
 // its certificate.
 const pkcs11IDSize = 16
 
-// maxSignerLabelSize bounds the signer names that serve as CKA_LABEL; it
-// is the bound of the enclave side's token package.
+// maxSignerLabelSize bounds the signer names that serve as CKA_LABEL. The
+// enclave side's token package has the same bound.
 const maxSignerLabelSize = 512
 
 // wrapMechanisms are the mechanisms that WrapKey needs, with the function
@@ -210,8 +210,8 @@ func (s *PKCS11Store) checkMechanisms(t p11Session) error {
 	return nil
 }
 
-// usable checks that a CA key may be wrapped: it must be sensitive, so
-// that nobody reads its value, and extractable, so that it can be wrapped.
+// usable checks that a CA key may be wrapped. It must be sensitive, so that
+// its value cannot be read, and extractable, so that it can be wrapped.
 func (ca *pkcs11CA) usable(signer, tokenLabel string) error {
 	if !ca.sensitive {
 		return fmt.Errorf("%w: the CA key of %s in token %q has CKA_SENSITIVE false, so its value "+
@@ -243,9 +243,10 @@ func (t p11Session) wrapCAKey(signer string, caKey pkcs11.ObjectHandle, enclaveK
 	}
 	defer func() { err = errors.Join(err, t.destroy("the AES session key", aesKey)) }()
 
-	// SoftHSM2 2.6 encodes a wrapped private key as PKCS#8 PrivateKeyInfo,
-	// as PKCS#11 3.0 section 2.1.10 (private key objects) describes and
-	// the KMRA format needs; the tests check the encoding.
+	// SoftHSM2 (2.6.1 in the tests) wraps a private key as the DER of a
+	// PKCS#8 PrivateKeyInfo, which is what the KMRA format carries.
+	// NOTE: the key server cannot read what it wrapped, so only the tests
+	// check that encoding, and only for SoftHSM2.
 	wrappedKey, err := t.ctx.WrapKey(t.s,
 		[]*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_WRAP_PAD, nil)}, aesKey, caKey)
 	if err != nil {
