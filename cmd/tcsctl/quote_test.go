@@ -2,12 +2,20 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // quoteSample is one folder of $TCS_REAL_QUOTES.
@@ -129,5 +137,40 @@ func TestParseVerifyTime(t *testing.T) {
 		if err != nil || got.Unix() != want {
 			t.Errorf("parseVerifyTime(%q) = %v, %v, want %d", in, got, err, want)
 		}
+	}
+}
+
+func TestQuoteVerifyTrustRoot(t *testing.T) {
+	s := quoteSamples(t)[0]
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test SGX Root CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPath := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(rootPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	opts := quoteVerifyOptions{collateralPath: filepath.Join(s.dir, "collateral.json"), at: s.at, jsonOutput: true,
+		repeat: 1, trustRoots: []string{rootPath}}
+	if err := runQuoteVerify(&out, opts, []string{filepath.Join(s.dir, "quote.bin")}); err != nil {
+		t.Fatalf("runQuoteVerify: %v", err)
+	}
+	var v quoteVerdict
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Verified || v.DevelopmentRoot || v.TrustedRoot != "Intel SGX Root CA" {
+		t.Errorf("verdict %+v, want verified under the Intel root", v)
 	}
 }
