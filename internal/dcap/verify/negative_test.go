@@ -589,7 +589,10 @@ func evaluationCases() map[string]rejectCase {
 				qeLevel(devpki.DevQEISVSVN, devpki.StatusUpToDate),
 				qeLevel(devpki.DevQEISVSVN-1, devpki.StatusRevoked, "TCS-DEV-SA-00010"))}
 		}),
-		"tcb/QE below every level": levels(verify.ErrTCBRevoked, func(a *devpki.Authority) ([]devpki.QuoteOption, []devpki.CollateralOption) {
+		// Intel's current QVL reports a QE below every QE Identity level as
+		// not supported (STATUS_SGX_ENCLAVE_REPORT_ISVSVN_NOT_SUPPORTED), as for
+		// a platform below every TCB level; older releases said Revoked.
+		"tcb/QE below every level": levels(verify.ErrNoMatchingTCBLevel, func(a *devpki.Authority) ([]devpki.QuoteOption, []devpki.CollateralOption) {
 			return quoteOpts(qeISVSVN(1)), nil
 		}),
 		"tcb/no level reached": levels(verify.ErrNoMatchingTCBLevel, func(a *devpki.Authority) ([]devpki.QuoteOption, []devpki.CollateralOption) {
