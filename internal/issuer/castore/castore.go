@@ -56,8 +56,9 @@ func EncodePEM(certs ...*x509.Certificate) []byte {
 
 // Store maps signer names to ready CAs. It is safe for concurrent use.
 type Store struct {
-	mu  sync.RWMutex
-	cas map[string]*CA
+	mu       sync.RWMutex
+	cas      map[string]*CA
+	watchers []func(signerName string)
 }
 
 // New returns an empty Store.
@@ -73,11 +74,25 @@ func (s *Store) Get(signerName string) (*CA, bool) {
 	return ca, ok
 }
 
-// Put stores ca under its signer name, replacing an earlier one.
+// Put stores ca under its signer name, replacing an earlier one, then calls
+// the functions registered with OnPut.
 func (s *Store) Put(ca *CA) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.cas[ca.SignerName] = ca
+	watchers := s.watchers
+	s.mu.Unlock()
+	for _, f := range watchers {
+		f(ca.SignerName)
+	}
+}
+
+// OnPut registers f to be called with the signer name after every Put, so
+// that requests waiting for a CA are looked at once it is ready. f must not
+// block.
+func (s *Store) OnPut(f func(signerName string)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, f)
 }
 
 // Delete removes the CA of the signer name.

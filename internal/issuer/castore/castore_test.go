@@ -65,12 +65,17 @@ func TestCAChain(t *testing.T) {
 
 func TestStore(t *testing.T) {
 	s := New()
+	var put []string
+	s.OnPut(func(name string) { put = append(put, name) })
 	if _, ok := s.Get("a"); ok {
 		t.Fatal("empty store returned a CA")
 	}
 	s.Put(&CA{SignerName: "a"})
 	if ca, ok := s.Get("a"); !ok || ca.SignerName != "a" {
 		t.Fatalf("Get after Put = %v, %v", ca, ok)
+	}
+	if len(put) != 1 || put[0] != "a" {
+		t.Errorf("OnPut saw %v, want [a]", put)
 	}
 	s.Delete("a")
 	if _, ok := s.Get("a"); ok {

@@ -14,11 +14,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
@@ -81,16 +85,72 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		cfg.Now = time.Now
 	}
 	r := &Reconciler{client: mgr.GetClient(), cfg: cfg}
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &cmapi.CertificateRequest{},
+		signerNameField, func(obj client.Object) []string {
+			if name := signerName(obj.(*cmapi.CertificateRequest)); name != "" {
+				return []string{name}
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("index CertificateRequests by signer name: %w", err)
+	}
+	ready := make(chan event.TypedGenericEvent[string], readyBuffer)
+	cfg.CAs.OnPut(func(signerName string) {
+		select {
+		case ready <- event.TypedGenericEvent[string]{Object: signerName}:
+		default:
+			// The queue is full of wake-ups already; the waiting
+			// requests are retried after NotReadyRetry anyway.
+		}
+	})
 	own := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		cr, ok := obj.(*cmapi.CertificateRequest)
 		return ok && IsOwnIssuer(cr.Spec.IssuerRef)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("certificaterequest").
-		For(&cmapi.CertificateRequest{}).
-		WithEventFilter(own).
+		For(&cmapi.CertificateRequest{}, builder.WithPredicates(own)).
+		WatchesRawSource(source.Channel(ready, handler.TypedEnqueueRequestsFromMapFunc(r.waitingFor))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.MaxConcurrentReconciles}).
 		Complete(r)
+}
+
+// signerNameField indexes requests for our issuers by the signer name of
+// the issuer they reference.
+const signerNameField = "tcs.signerName"
+
+// readyBuffer bounds the queued notices of CAs that became ready.
+const readyBuffer = 256
+
+// signerName returns the signer name of the issuer a request references,
+// or "" for a request of another issuer.
+func signerName(cr *cmapi.CertificateRequest) string {
+	ref := cr.Spec.IssuerRef
+	if !IsOwnIssuer(ref) {
+		return ""
+	}
+	if ref.Kind == "TCSIssuer" {
+		return (&tcsv1alpha1.TCSIssuer{ObjectMeta: metav1.ObjectMeta{Namespace: cr.Namespace, Name: ref.Name}}).SignerName()
+	}
+	return (&tcsv1alpha1.TCSClusterIssuer{ObjectMeta: metav1.ObjectMeta{Name: ref.Name}}).SignerName()
+}
+
+// waitingFor returns the open requests for an issuer whose CA just became
+// ready.
+func (r *Reconciler) waitingFor(ctx context.Context, signer string) []reconcile.Request {
+	var list cmapi.CertificateRequestList
+	if err := r.client.List(ctx, &list, client.MatchingFields{signerNameField: signer}); err != nil {
+		log.FromContext(ctx).Error(err, "Failed to list the requests of a ready CA", "signerName", signer)
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if decide(&list.Items[i]) == actionCheckIssuer {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 type action int

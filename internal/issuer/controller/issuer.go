@@ -83,7 +83,9 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 			}
 			return reconcile.Result{}, r.fail(ctx, v, reason, err)
 		}
-		r.cfg.CAs.Put(ca)
+		if cur, ok := r.cfg.CAs.Get(v.signerName); !ok || cur != ca {
+			r.cfg.CAs.Put(ca)
+		}
 	}
 	if err := r.setReady(ctx, v, d.Ready, d.Reason, d.Message); err != nil {
 		return reconcile.Result{}, err
@@ -131,8 +133,12 @@ func (r *IssuerReconciler) finalize(ctx context.Context, v issuerView) error {
 	unlock := r.locks.lock(v.signerName)
 	defer unlock()
 	r.cfg.CAs.Delete(v.signerName)
-	if err := r.cfg.Token.DeleteSigner(v.signerName); err != nil && !errors.Is(err, token.ErrNotFound) {
+	err := r.cfg.Token.DeleteSigner(v.signerName)
+	if err != nil && !errors.Is(err, token.ErrNotFound) {
 		return fmt.Errorf("delete signer %s from the token: %w", v.signerName, err)
+	}
+	if err == nil {
+		log.FromContext(ctx).Info("Removed the CA from the token", "signerName", v.signerName)
 	}
 	if err := r.unpublish(ctx, v); err != nil {
 		return err
@@ -142,7 +148,6 @@ func (r *IssuerReconciler) finalize(ctx context.Context, v issuerView) error {
 	if err := r.client.Update(ctx, v.object); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("remove finalizer of %s %s: %w", v.kind, client.ObjectKeyFromObject(v.object), err)
 	}
-	log.FromContext(ctx).Info("Removed the CA from the token", "signerName", v.signerName)
 	return nil
 }
 

@@ -13,10 +13,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
@@ -79,16 +83,59 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 		cfg.Now = time.Now
 	}
 	r := &Reconciler{client: mgr.GetClient(), cfg: cfg}
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), &certificatesv1.CertificateSigningRequest{},
+		signerNameField, func(obj client.Object) []string {
+			c := obj.(*certificatesv1.CertificateSigningRequest)
+			if !IsOwnSigner(c.Spec.SignerName) {
+				return nil
+			}
+			return []string{c.Spec.SignerName}
+		})
+	if err != nil {
+		return fmt.Errorf("index CertificateSigningRequests by signer name: %w", err)
+	}
+	ready := make(chan event.TypedGenericEvent[string], readyBuffer)
+	cfg.CAs.OnPut(func(signerName string) {
+		select {
+		case ready <- event.TypedGenericEvent[string]{Object: signerName}:
+		default:
+			// The queue is full of wake-ups already; the waiting
+			// requests are retried after NotReadyRetry anyway.
+		}
+	})
 	own := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		c, ok := obj.(*certificatesv1.CertificateSigningRequest)
 		return ok && IsOwnSigner(c.Spec.SignerName)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("certificatesigningrequest").
-		For(&certificatesv1.CertificateSigningRequest{}).
-		WithEventFilter(own).
+		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(own)).
+		WatchesRawSource(source.Channel(ready, handler.TypedEnqueueRequestsFromMapFunc(r.waitingFor))).
 		WithOptions(ctrlOptions(cfg.MaxConcurrentReconciles)).
 		Complete(r)
+}
+
+// signerNameField indexes the CSRs of our signers by spec.signerName.
+const signerNameField = "spec.signerName"
+
+// readyBuffer bounds the queued notices of CAs that became ready.
+const readyBuffer = 256
+
+// waitingFor returns the unsigned requests of a signer whose CA just
+// became ready.
+func (r *Reconciler) waitingFor(ctx context.Context, signerName string) []reconcile.Request {
+	var list certificatesv1.CertificateSigningRequestList
+	if err := r.client.List(ctx, &list, client.MatchingFields{signerNameField: signerName}); err != nil {
+		log.FromContext(ctx).Error(err, "Failed to list the requests of a ready CA", "signerName", signerName)
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if len(list.Items[i].Status.Certificate) == 0 {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
 }
 
 type action int
