@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result", "tcb_status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tcs_keyserver_decision_duration_seconds",
-			Help:    "Time spent deciding an answer, by phase: collateral, verification, wrapping.",
+			Help:    "Time spent on a request, by phase: collateral, verification, wrapping, and api (the claims, Secrets and status written to the API server).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
 		}, []string{"phase"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -100,6 +101,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	r.Metrics.observe(answer, float64(r.Decider.now().Unix()))
 
+	apiStart := time.Now()
+	defer func() { r.Metrics.duration.WithLabelValues("api").Observe(time.Since(apiStart).Seconds()) }()
 	if !answer.Failed {
 		if err := r.claim(ctx, &qa, answer); err != nil {
 			r.Metrics.retries.WithLabelValues("claim").Inc()
