@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -218,6 +219,48 @@ func checkCAKeyProtected(t *testing.T, f *pkcs11Fixture, signer, alg string) {
 		}
 		return nil
 	})
+}
+
+func TestPKCS11StoreConcurrentWraps(t *testing.T) {
+	f := newPKCS11Fixture(t)
+	key, cert := newCA(t, "P-384", pkcs11Signer)
+	if err := f.store.ImportCA(pkcs11Signer, key, []*x509.Certificate{cert}); err != nil {
+		t.Fatal(err)
+	}
+	const workers = 8
+	enclaves := make([]*enclave, workers)
+	for i := range enclaves {
+		enclaves[i] = newEnclave(t)
+	}
+	before := f.countObjects(t)
+
+	blobs := make([][]byte, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i, e := range enclaves {
+		wg.Go(func() {
+			blobs[i], _, errs[i] = f.store.WrapKey(context.Background(), pkcs11Signer, &e.key.PublicKey)
+		})
+	}
+	wg.Wait()
+
+	for i, e := range enclaves {
+		if errs[i] != nil {
+			t.Errorf("WrapKey %d: %v", i, errs[i])
+			continue
+		}
+		got, err := keywrap.Unwrap(e.key, blobs[i])
+		if err != nil {
+			t.Errorf("Unwrap %d: %v", i, err)
+			continue
+		}
+		if !key.(*ecdsa.PrivateKey).Equal(got) {
+			t.Errorf("blob %d carries another key", i)
+		}
+	}
+	if after := f.countObjects(t); after != before {
+		t.Errorf("%d objects after the wraps, %d before", after, before)
+	}
 }
 
 func TestPKCS11StoreChain(t *testing.T) {

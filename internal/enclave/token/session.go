@@ -43,6 +43,3 @@ func (t *Token) WithSession(fn func(ctx *pkcs11.Ctx, s pkcs11.SessionHandle) err
 	}
 	return nil
 }
-
-// Slot returns the ID of the slot that holds the token.
-func (t *Token) Slot() uint { return t.slot }
