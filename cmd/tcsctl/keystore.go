@@ -18,7 +18,7 @@ func init() {
 	rootCmd.AddCommand(newKeystoreCmd())
 }
 
-// keystoreOptions select the token of the key server's PKCS#11 key store.
+// keystoreOptions are the flags that select the token of the key server's PKCS#11 key store.
 type keystoreOptions struct {
 	module      string
 	tokenLabel  string

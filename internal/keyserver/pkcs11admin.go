@@ -37,8 +37,9 @@ func (s *PKCS11Store) ImportCAPEM(signer string, keyPEM, chainPEM []byte) error 
 }
 
 // ImportCA stores key as the CA private key of signer, with CKA_SENSITIVE
-// and CKA_EXTRACTABLE true and every function but wrapping off, and
-// stores chain, CA certificate first, beside it.
+// and CKA_EXTRACTABLE true and CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP and
+// CKA_DERIVE false, so that the token can only wrap it. It stores chain,
+// CA certificate first, beside the key.
 //
 // The key goes in with C_CreateObject and its components, the plainest
 // way that every module supports. Unwrapping it under a session AES key
@@ -308,7 +309,7 @@ type PKCS11CA struct {
 }
 
 // KeyAlgorithm returns the algorithm and size of the CA key, for example
-// "RSA-3072" or "ECDSA-P256", read from its certificate.
+// "RSA-3072" or "ECDSA-P-256", read from its certificate.
 func (ca PKCS11CA) KeyAlgorithm() string {
 	if ca.Certificate == nil {
 		return "unknown"
