@@ -162,6 +162,7 @@ func (r *IssuerReconciler) fail(ctx context.Context, v issuerView, reason string
 
 func (r *IssuerReconciler) setReady(ctx context.Context, v issuerView, status metav1.ConditionStatus,
 	reason, message string) error {
+	before := v.object.DeepCopyObject().(client.Object)
 	changed := meta.SetStatusCondition(&v.status.Conditions, metav1.Condition{
 		Type:               tcsv1alpha1.ConditionReady,
 		Status:             status,
@@ -172,7 +173,10 @@ func (r *IssuerReconciler) setReady(ctx context.Context, v issuerView, status me
 	if !changed {
 		return nil
 	}
-	if err := r.client.Status().Update(ctx, v.object); err != nil {
+	// A merge patch carries no resource version, so a cache that is one
+	// write behind causes no conflict. The controller is the only writer of
+	// the conditions.
+	if err := r.client.Status().Patch(ctx, v.object, client.MergeFrom(before)); err != nil {
 		return fmt.Errorf("update status of %s %s: %w", v.kind, client.ObjectKeyFromObject(v.object), err)
 	}
 	// Each change of the condition is also an Event, so that the history
