@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
@@ -219,6 +220,57 @@ func checkCAKeyProtected(t *testing.T, f *pkcs11Fixture, signer, alg string) {
 		}
 		return nil
 	})
+}
+
+// TestPKCS11StoreIntoEnclaveToken delivers a CA key from the key server's
+// token to an enclave token: the enclave token unwraps the blob and signs
+// with the key.
+func TestPKCS11StoreIntoEnclaveToken(t *testing.T) {
+	f := newPKCS11Fixture(t)
+	enclaveToken, err := token.Open(token.Config{ModulePath: f.hsm.Module, TokenLabel: "enclave-test",
+		UserPIN: softhsmtest.UserPIN, SOPIN: softhsmtest.SOPIN})
+	if err != nil {
+		t.Fatalf("open the enclave token: %v", err)
+	}
+	t.Cleanup(func() { _ = enclaveToken.Close() })
+	quoteKey, err := enclaveToken.GenerateQuoteKey("attestation-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, alg := range []string{"RSA-3072", "P-256"} {
+		t.Run(alg, func(t *testing.T) {
+			signer := pkcs11Signer + "-" + strings.ToLower(alg)
+			key, cert := newCA(t, alg, signer)
+			if err := f.store.ImportCA(signer, key, []*x509.Certificate{cert}); err != nil {
+				t.Fatal(err)
+			}
+			blob, _, err := f.store.WrapKey(context.Background(), signer, quoteKey.Public)
+			if err != nil {
+				t.Fatalf("WrapKey: %v", err)
+			}
+			imported, err := enclaveToken.ImportKMRA(quoteKey, signer, blob, cert)
+			if err != nil {
+				t.Fatalf("ImportKMRA of the token's blob: %v", err)
+			}
+			digest := sha256.Sum256([]byte("tbs certificate"))
+			sig, err := imported.Sign(rand.Reader, digest[:], crypto.SHA256)
+			if err != nil {
+				t.Fatalf("sign in the enclave token: %v", err)
+			}
+			switch pub := cert.PublicKey.(type) {
+			case *rsa.PublicKey:
+				err = rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig)
+			case *ecdsa.PublicKey:
+				if !ecdsa.VerifyASN1(pub, digest[:], sig) {
+					err = errors.New("ecdsa signature invalid")
+				}
+			}
+			if err != nil {
+				t.Errorf("the enclave's signature does not verify with the CA certificate: %v", err)
+			}
+		})
+	}
 }
 
 func TestPKCS11StoreConcurrentWraps(t *testing.T) {
