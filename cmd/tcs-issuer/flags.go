@@ -49,6 +49,7 @@ func (f *issuerFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.soPINFile, "so-pin-file", "",
 		"File containing the security officer PIN, needed only to initialise a new token. "+
 			"Empty reads $"+envSOPIN+" when set.")
+
 	fs.StringVar(&f.quoting, "quoting", "ctk",
 		"Quoting backend for provisioning: \"ctk\" (crypto-api-toolkit on SGX hardware), "+
 			"\"dev\" (development PKI, see --dev-authority) or \"none\" (self-signed issuers only).")
@@ -58,14 +59,17 @@ func (f *issuerFlags) bind(fs *flag.FlagSet) {
 		fmt.Sprintf("Mechanism value of crypto-api-toolkit's quote export. 0 selects %#x; "+
 			"older toolkit releases use %#x.", uint(quoting.MechanismExportECDSAQuote),
 			uint(quoting.MechanismExportECDSAQuoteLegacy)))
+
 	fs.StringVar(&f.namespace, "namespace", os.Getenv(envNamespace),
 		"Namespace of the operator, where QuoteAttestations are created. Defaults to $"+envNamespace+".")
 	fs.StringVar(&f.clusterSecretNamespace, "cluster-issuer-secret-namespace",
 		controller.DefaultClusterIssuerSecretNamespace,
 		"Namespace where TCSClusterIssuer CA certificates are published.")
+
 	fs.StringVar(&f.keyServerPublicKey, "keyserver-public-key", "",
 		"PEM Ed25519 public key of the key server. When set, every delivered CA key must carry a "+
 			"release receipt signed by it.")
+
 	fs.BoolVar(&f.csrFullChain, "csr-full-chain", false,
 		"Append the CA chain to the certificate of a CertificateSigningRequest.")
 	fs.BoolVar(&f.certManager, "cert-manager", true,
@@ -80,8 +84,9 @@ func (f *issuerFlags) bind(fs *flag.FlagSet) {
 		"Validity of an issued certificate whose request names none.")
 	fs.IntVar(&f.maxConcurrentSigns, "max-concurrent-signs", 4,
 		"Requests that each signer handles at once.")
+
 	fs.DurationVar(&f.retryInitial, "provisioning-retry", controller.DefaultRetryInitial,
-		"Wait before a new request after the key server answers Failure; it doubles with each failure.")
+		"Wait before a new request after the key server sets Failure. It doubles with each failure in a row.")
 	fs.DurationVar(&f.retryMax, "provisioning-retry-max", controller.DefaultRetryMax,
 		"Longest wait between provisioning attempts.")
 }

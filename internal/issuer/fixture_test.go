@@ -87,6 +87,7 @@ func (f *fixture) start() {
 	if err != nil {
 		f.t.Fatalf("open token: %v", err)
 	}
+
 	mgr, err := ctrl.NewManager(serviceAccountConfig(operatorNamespace, "tcs-issuer"), ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -98,6 +99,7 @@ func (f *fixture) start() {
 		_ = tok.Close()
 		f.t.Fatalf("create manager: %v", err)
 	}
+
 	retry := f.opts.retry
 	if retry == 0 {
 		retry = time.Second
@@ -124,6 +126,7 @@ func (f *fixture) start() {
 		_ = tok.Close()
 		f.t.Fatalf("set up the issuer: %v", err)
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

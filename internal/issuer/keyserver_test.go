@@ -143,7 +143,7 @@ func (w *keyServerWorld) addCA(t *testing.T, signer string) *x509.Certificate {
 }
 
 // policy writes a release policy for the development enclave. When allow
-// is false its rule names another MRENCLAVE, so the key server answers
+// is false its rule names another MRENCLAVE, so the key server sets
 // Failure with EnclaveIdentityNotAllowed.
 func (w *keyServerWorld) policy(t *testing.T, allow bool) *policy.Policy {
 	t.Helper()
@@ -193,6 +193,7 @@ func (w *keyServerWorld) startKeyServer(t *testing.T, pol *policy.Policy) (stop 
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	client, err := pccs.NewClient(w.pccsURL, pccs.ClientOptions{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +211,7 @@ func (w *keyServerWorld) startKeyServer(t *testing.T, pol *policy.Policy) (stop 
 	if err := keyserver.Setup(mgr, d, 2); err != nil {
 		t.Fatal(err)
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()

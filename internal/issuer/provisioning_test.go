@@ -186,8 +186,8 @@ func TestProvisioningRestart(t *testing.T) {
 		t.Fatalf("after restart %d requests, want only %s", len(items), pending.Name)
 	}
 
-	// The issuer is down while the key server answers, and imports the
-	// answer when it is back.
+	// The issuer is down while the key server responds, and imports the
+	// delivered keys when it is back.
 	f.stop()
 	w.startKeyServer(t, w.policy(t, true))
 	eventually(t, provisionTimeout, "the key server's answer", func() (bool, string) {

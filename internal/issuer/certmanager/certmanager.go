@@ -237,8 +237,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, r.finish(ctx, &cr, cmapi.CertificateRequestReasonFailed, sentence(err))
 	}
 	if err != nil {
-		// The CA cannot sign now, for example because it expired; retry
-		// with the controller's backoff and say why meanwhile.
+		// The CA cannot sign now, for example because it expired. Retry
+		// with the controller's backoff and report the reason meanwhile.
 		err = fmt.Errorf("sign CertificateRequest %s: %w", req.NamespacedName, err)
 		return reconcile.Result{}, errors.Join(err,
 			r.setReady(ctx, &cr, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending, sentence(err)))

@@ -31,7 +31,7 @@ const (
 )
 
 // Reasons of the issuers' Ready condition, besides the key server's state
-// codes, which a Failure answer passes on unchanged.
+// codes, which the issuer copies unchanged from a Failure condition.
 const (
 	ReasonSelfSigned          = "SelfSigned"
 	ReasonProvisioned         = "Provisioned"
@@ -50,12 +50,13 @@ const (
 	DefaultServiceID                    = "tcs-issuer"
 )
 
-// Config is what the reconcilers share.
+// Config contains the settings that the reconcilers share.
 type Config struct {
 	// Token holds the quote keys and the CA keys.
 	Token *token.Token
 	// Quoter makes quotes for provisioning. Nil means issuers with
-	// selfSign false cannot be provisioned and say so in their status.
+	// selfSign false cannot be provisioned, which their Ready condition
+	// reports.
 	Quoter quoting.Backend
 	// CAs receives every CA that becomes ready and loses it on deletion.
 	CAs *castore.Store
@@ -63,8 +64,8 @@ type Config struct {
 	// Namespace is the operator's namespace, where QuoteAttestations are
 	// created and the key server delivers its Secrets.
 	Namespace string
-	// ClusterIssuerSecretNamespace is where TCSClusterIssuer CA
-	// certificates are published.
+	// ClusterIssuerSecretNamespace is the namespace of the Secrets that
+	// publish TCSClusterIssuer CA certificates.
 	ClusterIssuerSecretNamespace string
 	// ServiceID is spec.serviceId of every QuoteAttestation.
 	ServiceID string

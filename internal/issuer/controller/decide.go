@@ -90,7 +90,7 @@ func decideIssuer(in issuerInput) issuerDecision {
 	switch p.Phase {
 	case PhaseRequested:
 		return issuerDecision{Action: actionWait, Ready: metav1.ConditionFalse, Reason: ReasonPending,
-			Message: fmt.Sprintf("Waiting for the key server to answer QuoteAttestation %s/%s.", in.Namespace, p.Request)}
+			Message: fmt.Sprintf("Waiting for the key server to respond to QuoteAttestation %s/%s.", in.Namespace, p.Request)}
 	case PhaseFailed:
 		wait := p.RetryAt.Sub(in.Now).Round(time.Second)
 		if wait < 0 {
@@ -123,7 +123,7 @@ type requestState struct {
 	SignerNames []string
 	Condition   *sgxv1alpha1.QuoteAttestationCondition
 	// HasQuoteKey reports whether the token still holds the request's
-	// quote key; without it no answer can be unwrapped.
+	// quote key, without which no delivered key can be unwrapped.
 	HasQuoteKey bool
 }
 
@@ -139,9 +139,9 @@ type provisionInput struct {
 type provisionPlan struct {
 	// Replace are requests to delete because their quote key is gone.
 	Replace []string
-	// Deliver are requests answered with Success.
+	// Deliver are requests with the condition Success.
 	Deliver []string
-	// Fail are requests answered with Failure.
+	// Fail are requests with the condition Failure.
 	Fail []string
 	// Pending maps signers to the pending request that covers them.
 	Pending map[string]string
@@ -155,7 +155,7 @@ type provisionPlan struct {
 // planProvisioning decides what the provisioner does with the requests it
 // finds. A signer is covered by at most one pending request: a new request
 // is made only for signers that no pending request lists, that are not
-// being answered right now and whose retry time has come.
+// being handled in this pass and whose retry time has come.
 func planProvisioning(in provisionInput) provisionPlan {
 	plan := provisionPlan{Pending: make(map[string]string)}
 	answered := make(map[string]bool)

@@ -38,7 +38,7 @@ const requestNamePrefix = "tcs-issuer-"
 var provisionKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "provisioning"}}
 
 // Provisioner requests CA keys for issuers with selfSign false through
-// QuoteAttestations and imports the answers into the token.
+// QuoteAttestations and imports the delivered keys into the token.
 type Provisioner struct {
 	client    client.Client
 	apiReader client.Reader
@@ -164,7 +164,7 @@ func (p *Provisioner) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 		}
 	}
 	for _, name := range plan.Fail {
-		p.answerFailure(ctx, byName[name], needed)
+		p.recordFailure(ctx, byName[name], needed)
 		errs = append(errs, p.cleanup(ctx, byName[name]))
 	}
 	for _, name := range plan.Deliver {
@@ -362,7 +362,7 @@ func (p *Provisioner) requestLabels(ctx context.Context, signers []string) map[s
 		}
 		v, _ := viewIssuer(obj)
 		for k, val := range v.spec.Labels {
-			if _, taken := labels[k]; !taken {
+			if _, exists := labels[k]; !exists {
 				labels[k] = val
 			}
 		}
@@ -379,9 +379,9 @@ func newRequestName() (string, error) {
 	return requestNamePrefix + hex.EncodeToString(b[:]), nil
 }
 
-// answerFailure passes the key server's state and message to every signer
+// recordFailure passes the key server's state and message to every signer
 // of the request that still needs a CA.
-func (p *Provisioner) answerFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) {
+func (p *Provisioner) recordFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) {
 	c := qa.Status.Condition
 	reason := c.State
 	if reason == "" {
@@ -389,7 +389,7 @@ func (p *Provisioner) answerFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAt
 	}
 	message := c.Message
 	if message == "" {
-		message = "The key server answered Failure without a message."
+		message = "The key server set Failure without a message."
 	}
 	log.FromContext(ctx).Info("The key server rejected a request",
 		"quoteAttestation", qa.Name, "state", c.State, "message", c.Message)
@@ -400,8 +400,8 @@ func (p *Provisioner) answerFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAt
 	}
 }
 
-// deliverAll imports the answer of a Success request for each signer that
-// still needs a CA.
+// deliverAll imports the keys that a request with Success delivered, for
+// each signer that still needs a CA.
 func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) {
 	qk, err := p.cfg.Token.FindQuoteKey(qa.Name)
 	for _, s := range qa.Spec.SignerNames {
@@ -428,7 +428,7 @@ func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestat
 	signerName string) error {
 	ref, ok := qa.Status.Secrets[signerName]
 	if !ok {
-		return fmt.Errorf("the key server answered Success but status.secrets has no entry for %s", signerName)
+		return fmt.Errorf("the key server set Success but status.secrets has no entry for %s", signerName)
 	}
 	var secret corev1.Secret
 	key := types.NamespacedName{Namespace: qa.Namespace, Name: ref.SecretName}
@@ -465,7 +465,7 @@ func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestat
 	return nil
 }
 
-// stillNeeded asks the API server, not the cache, whether the signer's
+// stillNeeded reads from the API server, not the cache, whether the signer's
 // issuer exists and is not being deleted, so that no key is imported for
 // an issuer whose finalizer already ran.
 func (p *Provisioner) stillNeeded(ctx context.Context, signerName string) (bool, error) {

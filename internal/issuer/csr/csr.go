@@ -146,9 +146,9 @@ const (
 	actionSign
 )
 
-// decide chooses what to do with a request of one of our signers: nothing
-// when it is signed, failed, denied or not yet approved; sign it when its
-// CA is ready; wait otherwise.
+// decide chooses what to do with a request of one of our signers. A request
+// that is signed, failed, denied or not yet approved needs nothing. An
+// approved one is signed when its CA is ready and waits otherwise.
 func decide(c *certificatesv1.CertificateSigningRequest, caReady bool) action {
 	if len(c.Status.Certificate) > 0 {
 		return actionNone
