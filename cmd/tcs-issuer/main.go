@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -80,6 +81,15 @@ func run(opts *manager.Options, flags *issuerFlags) error {
 	}
 	if _, err := issuer.Setup(mgr, cfg); err != nil {
 		return err
+	}
+	// Without a working token the issuer can sign nothing, so readiness
+	// follows it.
+	err = mgr.AddReadyzCheck("token", func(*http.Request) error {
+		_, err := tok.ListSigners()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("add the token readiness check: %w", err)
 	}
 
 	log.Info("Starting", "leaderElection", opts.LeaderElect, "token", tok.Label(),

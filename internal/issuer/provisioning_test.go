@@ -20,6 +20,7 @@ import (
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/enclave/token"
+	"github.com/tcs-project/tcs/internal/enclave/token/softhsmtest"
 	"github.com/tcs-project/tcs/internal/issuer/controller"
 	"github.com/tcs-project/tcs/internal/keyserver"
 )
@@ -122,6 +123,21 @@ func TestProvisionedIssuer(t *testing.T) {
 		t.Error("status.ca is not the root of the chain")
 	}
 	verifyChain(t, certs[0], certs[1:], w.caRoot, x509.ExtKeyUsageClientAuth)
+
+	// The key store's CA has no path length limit, so it may issue a CA.
+	sub := newCertificateRequest("cr-sub-ca", "TCSIssuer", iss.Name, opensslCSR(t, "sub-ca.example.test"))
+	sub.Spec.IsCA = true
+	sub.Spec.Usages = []cmapi.KeyUsage{cmapi.UsageCertSign, cmapi.UsageDigitalSignature}
+	f.create(sub)
+	setCRCondition(t, sub, cmapi.CertificateRequestConditionApproved)
+	waitCRReady(t, sub, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)
+	subCA := parseCerts(t, sub.Status.Certificate)[0]
+	if !subCA.IsCA || subCA.KeyUsage&x509.KeyUsageCertSign == 0 {
+		t.Errorf("isCA request: IsCA %v, key usage %v; want a CA with cert sign", subCA.IsCA, subCA.KeyUsage)
+	}
+	if err := subCA.CheckSignatureFrom(caCert); err != nil {
+		t.Errorf("sub-CA is not signed by the provisioned CA: %v", err)
+	}
 }
 
 func TestProvisioningReceiptRejected(t *testing.T) {
@@ -213,4 +229,49 @@ func TestProvisioningRestart(t *testing.T) {
 	if _, err := f.proc.tok.FindQuoteKey(pending.Name); !errors.Is(err, token.ErrNotFound) {
 		t.Errorf("quote key after provisioning: err = %v, want not found", err)
 	}
+}
+
+func TestProvisioningReplacesLostRequest(t *testing.T) {
+	w := newKeyServerWorld(t)
+	iss := newIssuer("lost-request", false)
+	w.addCA(t, iss.SignerName())
+	f := startIssuer(t, issuerOptions{quoter: w.quoter(), keyServerKey: w.receiptPub})
+	f.create(iss)
+
+	var lost sgxv1alpha1.QuoteAttestation
+	eventually(t, provisionTimeout, "a pending request", func() (bool, string) {
+		items := listRequests(t)
+		if len(items) != 1 {
+			return false, fmt.Sprintf("%d requests", len(items))
+		}
+		lost = items[0]
+		return true, ""
+	})
+
+	// The quote key disappears from the token while the issuer is down,
+	// so nothing delivered for the request could be unwrapped.
+	f.stop()
+	tok, err := token.Open(token.Config{ModulePath: f.soft.Module, TokenLabel: f.label,
+		UserPIN: softhsmtest.UserPIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.DeleteQuoteKey(lost.Name); err != nil {
+		t.Fatalf("delete quote key: %v", err)
+	}
+	if err := tok.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.start()
+
+	eventually(t, provisionTimeout, "a replacement request", func() (bool, string) {
+		items := listRequests(t)
+		if len(items) != 1 {
+			return false, fmt.Sprintf("%d requests", len(items))
+		}
+		return items[0].UID != lost.UID, "still the lost request " + lost.Name
+	})
+	w.startKeyServer(t, w.policy(t, true))
+	waitReady(t, iss, metav1.ConditionTrue, controller.ReasonProvisioned, provisionTimeout)
+	checkNoLeftovers(t)
 }

@@ -69,6 +69,11 @@ func (r *IssuerReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	switch d.Action {
 	case actionGenerate:
 		ca, err = r.generate(v)
+		if errors.Is(err, token.ErrUnsupportedKey) {
+			// The configured key algorithm cannot work until an operator
+			// changes it, so retrying is pointless.
+			return reconcile.Result{}, reconcile.TerminalError(r.fail(ctx, v, ReasonTokenFailure, err))
+		}
 		if err != nil {
 			return reconcile.Result{}, r.fail(ctx, v, ReasonTokenFailure, err)
 		}
