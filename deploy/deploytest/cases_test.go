@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -20,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/tcs-project/tcs/internal/devpki"
 )
 
 // testPCCSURL is the collateral service of the rendered manifests. The
@@ -66,6 +69,18 @@ func renderings(t *testing.T) []rendering {
 		t.Fatal("rendering the manifests failed in an earlier test")
 	}
 	return renderedCases
+}
+
+// renderingNamed returns the rendering of the given name.
+func renderingNamed(t *testing.T, name string) rendering {
+	t.Helper()
+	for _, r := range renderings(t) {
+		if r.name == name {
+			return r
+		}
+	}
+	t.Fatalf("no rendering named %q", name)
+	return rendering{}
 }
 
 func renderAll(t *testing.T) []rendering {
@@ -236,11 +251,11 @@ keyServer:
         - name: development enclave
           signers: ["tcsissuer.tcs.intel.com/*"]
           mrenclave: ["%s"]
-          allowDebug: true
+          isvProdId: 1
     extraFiles:
       dev-root.pem: |
 %s
-`, testPCCSURL, strings.Repeat("ab", 32), indent(developmentRootPEM(t), 8))
+`, testPCCSURL, hex.EncodeToString(devpki.DevMREnclave[:]), indent(developmentRootPEM(t), 8))
 }
 
 // receiptPublicKeyPEM returns a fresh Ed25519 public key as PEM.

@@ -100,12 +100,7 @@ func rbacContent(objects []*unstructured.Unstructured) map[string]map[string]any
 
 func TestChartRBACMatchesConfig(t *testing.T) {
 	want := rbacContent(decodeObjects(t, buildKustomization(t, "config/rbac")))
-	var chart rendering
-	for _, r := range renderings(t) {
-		if r.name == "chart minimal" {
-			chart = r
-		}
-	}
+	chart := renderingNamed(t, "chart minimal")
 	got := rbacContent(chart.objects)
 
 	for _, key := range sortedKeys(want) {
@@ -147,12 +142,7 @@ func TestChartCRDsMatchConfig(t *testing.T) {
 		}
 	}
 
-	var chart rendering
-	for _, r := range renderings(t) {
-		if r.name == "chart minimal" {
-			chart = r
-		}
-	}
+	chart := renderingNamed(t, "chart minimal")
 	if got := len(objectsOfKind(chart.objects, "CustomResourceDefinition")); got != len(bases) {
 		t.Errorf("helm template --include-crds rendered %d CRDs, want %d", got, len(bases))
 	}
@@ -165,4 +155,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func TestChartKeepsNamespaces(t *testing.T) {
+	chart := renderingNamed(t, "chart minimal")
+	namespaces := objectsOfKind(chart.objects, "Namespace")
+	if len(namespaces) != 3 {
+		t.Errorf("the chart renders %d namespaces, want 3", len(namespaces))
+	}
+	for _, ns := range namespaces {
+		if got := ns.GetAnnotations()["helm.sh/resource-policy"]; got != "keep" {
+			t.Errorf("namespace %s has helm.sh/resource-policy %q, want keep: helm uninstall would delete "+
+				"the Secrets created in it", ns.GetName(), got)
+		}
+	}
 }
