@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
 
 	"github.com/tcs-project/tcs/internal/enclave/token"
@@ -141,7 +143,18 @@ func signBatch(b *testing.B, cs *kubernetes.Clientset, signerName string, reques
 		_ = csrs.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector})
 	}()
 
-	w, err := csrs.Watch(ctx, metav1.ListOptions{LabelSelector: selector})
+	// A retry watcher resumes from the last resource version when the API
+	// server closes the watch, which it does to slow watchers under load.
+	initial, err := csrs.List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, initial.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return csrs.Watch(ctx, o)
+		},
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -195,7 +208,19 @@ func signBatch(b *testing.B, cs *kubernetes.Clientset, signerName string, reques
 	select {
 	case <-allDone:
 	case <-time.After(5 * time.Minute):
-		b.Fatalf("only %d of %d CSRs signed within 5 minutes", len(finished), benchRequests)
+		mu.Lock()
+		seen := len(finished)
+		mu.Unlock()
+		signed := 0
+		if list, err := csrs.List(ctx, metav1.ListOptions{LabelSelector: selector}); err == nil {
+			for _, c := range list.Items {
+				if len(c.Status.Certificate) > 0 {
+					signed++
+				}
+			}
+		}
+		b.Fatalf("after 5 minutes the watch saw %d of %d CSRs signed, and the API server has %d signed",
+			seen, benchRequests, signed)
 	}
 	mu.Lock()
 	defer mu.Unlock()
