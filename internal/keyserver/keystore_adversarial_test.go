@@ -10,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tcs-project/tcs/internal/keyserver"
@@ -61,6 +62,9 @@ func TestDirStoreBrokenFiles(t *testing.T) {
 			blob, _, err := keyserver.DirStore{Dir: dir}.WrapKey(context.Background(), signer, &e.key.PublicKey)
 			if !errors.Is(err, keyserver.ErrKeyStore) {
 				t.Errorf("error %v, want one that wraps ErrKeyStore", err)
+			}
+			if err != nil && !strings.Contains(err.Error(), signer) {
+				t.Errorf("error %q does not name the signer", err)
 			}
 			if blob != nil {
 				t.Errorf("a %d-byte blob for a broken key store entry", len(blob))
