@@ -275,3 +275,31 @@ func TestProvisioningReplacesLostRequest(t *testing.T) {
 	waitReady(t, iss, metav1.ConditionTrue, controller.ReasonProvisioned, provisionTimeout)
 	checkNoLeftovers(t)
 }
+
+func TestProvisioningDeletedIssuer(t *testing.T) {
+	w := newKeyServerWorld(t)
+	iss := newIssuer("deleted-pending", false)
+	f := startIssuer(t, issuerOptions{quoter: w.quoter()})
+	f.create(iss)
+
+	var pending sgxv1alpha1.QuoteAttestation
+	eventually(t, provisionTimeout, "a pending request", func() (bool, string) {
+		items := listRequests(t)
+		if len(items) != 1 {
+			return false, fmt.Sprintf("%d requests", len(items))
+		}
+		pending = items[0]
+		return true, ""
+	})
+
+	// Deleting the only issuer of a pending request deletes the request
+	// and its quote key.
+	if err := admin.Delete(context.Background(), iss); err != nil {
+		t.Fatal(err)
+	}
+	checkNoLeftovers(t)
+	eventually(t, provisionTimeout, "deletion of the quote key", func() (bool, string) {
+		_, err := f.proc.tok.FindQuoteKey(pending.Name)
+		return errors.Is(err, token.ErrNotFound), fmt.Sprintf("FindQuoteKey: %v", err)
+	})
+}

@@ -137,8 +137,9 @@ type provisionInput struct {
 }
 
 type provisionPlan struct {
-	// Replace are requests to delete because their quote key is gone.
-	Replace []string
+	// Discard are requests to delete without using them: their quote key
+	// is gone, or none of their signers needs a CA any more.
+	Discard []string
 	// Deliver are requests with the condition Success.
 	Deliver []string
 	// Fail are requests with the condition Failure.
@@ -159,10 +160,14 @@ type provisionPlan struct {
 func planProvisioning(in provisionInput) provisionPlan {
 	plan := provisionPlan{Pending: make(map[string]string)}
 	answered := make(map[string]bool)
+	needed := func(s string) bool { return slices.Contains(in.Needed, s) }
 	for _, r := range in.Requests {
 		switch {
 		case !r.HasQuoteKey:
-			plan.Replace = append(plan.Replace, r.Name)
+			plan.Discard = append(plan.Discard, r.Name)
+		case r.Condition == nil && !slices.ContainsFunc(r.SignerNames, needed):
+			// Its issuers were deleted or got their CA another way.
+			plan.Discard = append(plan.Discard, r.Name)
 		case r.Condition == nil:
 			for _, s := range r.SignerNames {
 				if _, ok := plan.Pending[s]; !ok {

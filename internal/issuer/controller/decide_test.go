@@ -112,7 +112,7 @@ func TestPlanProvisioning(t *testing.T) {
 	failure := &sgxv1alpha1.QuoteAttestationCondition{Type: sgxv1alpha1.ConditionFailure}
 	tests := map[string]struct {
 		in          provisionInput
-		replace     []string
+		discard     []string
 		deliver     []string
 		fail        []string
 		newRequests [][]string
@@ -131,7 +131,7 @@ func TestPlanProvisioning(t *testing.T) {
 		"lost quote key is replaced": {
 			in: provisionInput{Needed: []string{"a"},
 				Requests: []requestState{{Name: "r1", SignerNames: []string{"a"}}}},
-			replace:     []string{"r1"},
+			discard:     []string{"r1"},
 			newRequests: [][]string{{"a"}},
 		},
 		"success is delivered, not requested again": {
@@ -155,6 +155,16 @@ func TestPlanProvisioning(t *testing.T) {
 				Progress: map[string]Progress{"a": {Phase: PhaseFailed, RetryAt: now}}},
 			newRequests: [][]string{{"a"}},
 		},
+		"pending request for deleted issuers": {
+			in: provisionInput{Needed: []string{"b"}, Requests: []requestState{
+				{Name: "r1", SignerNames: []string{"a"}, HasQuoteKey: true}}},
+			discard:     []string{"r1"},
+			newRequests: [][]string{{"b"}},
+		},
+		"pending request partly needed": {
+			in: provisionInput{Needed: []string{"b"}, Requests: []requestState{
+				{Name: "r1", SignerNames: []string{"a", "b"}, HasQuoteKey: true}}},
+		},
 		"answered request for a signer no longer needed": {
 			in: provisionInput{Requests: []requestState{
 				{Name: "r1", SignerNames: []string{"gone"}, Condition: success, HasQuoteKey: true}}},
@@ -164,8 +174,8 @@ func TestPlanProvisioning(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			p := planProvisioning(tc.in)
-			if !slices.Equal(p.Replace, tc.replace) {
-				t.Errorf("replace = %v, want %v", p.Replace, tc.replace)
+			if !slices.Equal(p.Discard, tc.discard) {
+				t.Errorf("discard = %v, want %v", p.Discard, tc.discard)
 			}
 			if !slices.Equal(p.Deliver, tc.deliver) {
 				t.Errorf("deliver = %v, want %v", p.Deliver, tc.deliver)

@@ -153,8 +153,8 @@ func (p *Provisioner) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 	plan := planProvisioning(provisionInput{Needed: needed, Requests: states, Progress: progress, Now: p.cfg.Now()})
 
 	var errs []error
-	for _, name := range plan.Replace {
-		log.FromContext(ctx).Info("Replacing a request whose quote key is gone", "quoteAttestation", name)
+	for _, name := range plan.Discard {
+		log.FromContext(ctx).Info("Deleting a request that can no longer be used", "quoteAttestation", name)
 		errs = append(errs, p.cleanup(ctx, byName[name]))
 	}
 	for signer, name := range plan.Pending {
