@@ -10,7 +10,7 @@ import (
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 )
 
-// Phase is where the provisioning of one signer stands.
+// Phase is the provisioning state of one signer.
 type Phase int
 
 const (
@@ -116,8 +116,8 @@ func retryDelay(attempts int, initial, max time.Duration) time.Duration {
 	return min(d, max)
 }
 
-// requestState is one QuoteAttestation of this operator as the provisioner
-// sees it.
+// requestState contains what the provisioner uses of one QuoteAttestation
+// of this operator.
 type requestState struct {
 	Name        string
 	SignerNames []string

@@ -52,6 +52,7 @@ func decodeDelivery(ref sgxv1alpha1.QuoteAttestationSecret, s *corev1.Secret) (*
 		return nil, fmt.Errorf("%w: %s of secret %s is not base64: %v",
 			ErrInvalidDelivery, corev1.TLSPrivateKeyKey, s.Name, err)
 	}
+
 	rawCert, ok := s.Data[corev1.TLSCertKey]
 	if !ok || len(rawCert) == 0 {
 		return nil, fmt.Errorf("%w: secret %s has no %s", ErrInvalidDelivery, s.Name, corev1.TLSCertKey)
@@ -64,6 +65,7 @@ func decodeDelivery(ref sgxv1alpha1.QuoteAttestationSecret, s *corev1.Secret) (*
 				ErrInvalidDelivery, corev1.TLSCertKey, s.Name, err)
 		}
 	}
+
 	chain, err := parsePEMChain(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s of secret %s: %v", ErrInvalidDelivery, corev1.TLSCertKey, s.Name, err)

@@ -11,7 +11,8 @@ import (
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 )
 
-// issuerView is what the controllers read and write on either issuer kind.
+// issuerView is a uniform view of either issuer kind: the object, its kind,
+// signer name, spec and status.
 type issuerView struct {
 	object     client.Object
 	kind       string

@@ -68,6 +68,7 @@ func (r *IssuerReconciler) publish(ctx context.Context, v issuerView, ca *castor
 	if err != nil {
 		return fmt.Errorf("read CA certificate secret %s: %w", key, err)
 	}
+
 	if have.Annotations[SignerAnnotation] != v.signerName {
 		return fmt.Errorf("%w: secret %s is not annotated %s=%s; delete it or choose another secretName",
 			errSecretConflict, key, SignerAnnotation, v.signerName)
@@ -75,6 +76,7 @@ func (r *IssuerReconciler) publish(ctx context.Context, v issuerView, ca *castor
 	if have.Type == want.Type && secretDataEqual(have.Data, want.Data) && maps.Equal(have.Labels, want.Labels) {
 		return nil
 	}
+
 	if have.Type != want.Type {
 		// The type of a Secret is immutable, so replace it.
 		if err := r.client.Delete(ctx, &have); client.IgnoreNotFound(err) != nil {
@@ -85,6 +87,7 @@ func (r *IssuerReconciler) publish(ctx context.Context, v issuerView, ca *castor
 		}
 		return nil
 	}
+
 	have.Labels = want.Labels
 	have.Data = want.Data
 	if err := r.client.Update(ctx, &have); err != nil {
