@@ -38,8 +38,9 @@ const (
 )
 
 // DefaultNotReadyRetry is how long a request for a missing or unready
-// issuer waits before it is looked at again.
-const DefaultNotReadyRetry = 5 * time.Second
+// issuer waits before it is looked at again. The CA store wakes such
+// requests as soon as their CA is ready, so this is only a safety net.
+const DefaultNotReadyRetry = time.Minute
 
 // Config configures the signer.
 type Config struct {

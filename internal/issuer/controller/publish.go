@@ -34,7 +34,9 @@ func (r *IssuerReconciler) secretKey(v issuerView) types.NamespacedName {
 
 // publishedSecret builds the Secret that publishes ca: type
 // kubernetes.io/tls with the chain in tls.crt, the root in ca.crt and an
-// empty tls.key, because the private key never leaves the token.
+// empty tls.key, because the private key never leaves the token. The API
+// server returns a warning for each write because tls.key contains no
+// PEM key, and controller-runtime logs it.
 func publishedSecret(key types.NamespacedName, v issuerView, ca *castore.CA) *corev1.Secret {
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{

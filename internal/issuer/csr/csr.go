@@ -34,8 +34,9 @@ const (
 )
 
 // DefaultNotReadyRetry is how long a request for a signer whose CA is not
-// ready waits before it is looked at again.
-const DefaultNotReadyRetry = 5 * time.Second
+// ready waits before it is looked at again. The CA store wakes such
+// requests as soon as their CA is ready, so this is only a safety net.
+const DefaultNotReadyRetry = time.Minute
 
 // Config configures the signer.
 type Config struct {
