@@ -168,7 +168,12 @@ func (p *Provisioner) Reconcile(ctx context.Context, _ reconcile.Request) (recon
 		errs = append(errs, p.cleanup(ctx, byName[name]))
 	}
 	for _, name := range plan.Deliver {
-		p.deliverAll(ctx, byName[name], needed)
+		if err := p.deliverAll(ctx, byName[name], needed); err != nil {
+			// Keep the request, so that the next attempt can still
+			// import what it delivered.
+			errs = append(errs, err)
+			continue
+		}
 		errs = append(errs, p.cleanup(ctx, byName[name]))
 	}
 	for _, group := range plan.NewRequests {
@@ -401,15 +406,27 @@ func (p *Provisioner) recordFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAt
 }
 
 // deliverAll imports the keys that a request with Success delivered, for
-// each signer that still needs a CA.
-func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) {
-	qk, err := p.cfg.Token.FindQuoteKey(qa.Name)
+// each signer that still needs a CA. A signer whose delivery is rejected
+// fails and is requested again after its backoff. It returns an error only
+// when reading from the API server failed, and then the request is kept.
+func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) error {
+	qk, findErr := p.cfg.Token.FindQuoteKey(qa.Name)
+	var transient []error
 	for _, s := range qa.Spec.SignerNames {
 		if !slices.Contains(needed, s) {
 			continue
 		}
+		err := findErr
 		if err == nil {
 			err = p.deliver(ctx, qa, qk, s)
+		}
+		if errors.Is(err, errTransient) {
+			transient = append(transient, err)
+			continue
+		}
+		if errors.Is(err, errNotNeeded) {
+			p.Forget(s)
+			continue
 		}
 		if err != nil {
 			log.FromContext(ctx).Error(err, "Rejected a delivery", "quoteAttestation", qa.Name, "signerName", s)
@@ -421,7 +438,15 @@ func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttes
 		metrics.ProvisioningResults.WithLabelValues("Imported").Inc()
 		log.FromContext(ctx).Info("Imported a CA key into the token", "quoteAttestation", qa.Name, "signerName", s)
 	}
+	return errors.Join(transient...)
 }
+
+// errTransient marks a failed read from the API server during a delivery,
+// which is worth retrying with the same request.
+var errTransient = errors.New("temporary failure")
+
+// errNotNeeded reports a delivery for an issuer that was deleted meanwhile.
+var errNotNeeded = errors.New("issuer no longer exists")
 
 // deliver verifies and imports one signer's Secret.
 func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, qk *token.QuoteKey,
@@ -432,8 +457,12 @@ func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestat
 	}
 	var secret corev1.Secret
 	key := types.NamespacedName{Namespace: qa.Namespace, Name: ref.SecretName}
-	if err := p.apiReader.Get(ctx, key, &secret); err != nil {
-		return fmt.Errorf("read delivered secret %s: %w", key, err)
+	err := p.apiReader.Get(ctx, key, &secret)
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("delivered secret %s named in status.secrets does not exist", key)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: read delivered secret %s: %w", errTransient, key, err)
 	}
 	d, err := decodeDelivery(ref, &secret)
 	if err != nil {
@@ -447,8 +476,10 @@ func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestat
 
 	unlock := p.locks.lock(signerName)
 	defer unlock()
-	if still, err := p.stillNeeded(ctx, signerName); err != nil || !still {
-		return err
+	if still, err := p.stillNeeded(ctx, signerName); err != nil {
+		return fmt.Errorf("%w: %w", errTransient, err)
+	} else if !still {
+		return errNotNeeded
 	}
 	s, err := p.cfg.Token.ImportKMRA(qk, signerName, d.blob, d.chain[0])
 	if errors.Is(err, token.ErrExists) {
