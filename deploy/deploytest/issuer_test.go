@@ -35,9 +35,10 @@ func certManagerCRDs(t *testing.T) string {
 }
 
 // localIssuerArgs turns the issuer's container arguments into arguments
-// for a process on this machine: SoftHSM2 as the token, PIN and key files
-// from the test's folder, listeners on loopback, and the Lease in the
-// issuer's namespace, which a pod would find by itself.
+// for a process on this machine. SoftHSM2 is the token, the PIN and key
+// files come from the test's folder, and the listeners are on loopback.
+// The Lease goes to the issuer's namespace, which a pod would find by
+// itself.
 func localIssuerArgs(args []string, dir, namespace, kubeconfig string) []string {
 	replaced := map[string]string{
 		"pkcs11-module":             softHSMModule,

@@ -92,9 +92,9 @@ func testCA(t *testing.T) (keyPEM, certPEM []byte) {
 }
 
 // localArgs turns the key server's container arguments into arguments for
-// a process on this machine: files from the test's folder, listeners on
-// loopback, offline bundles from an empty folder instead of the
-// collateral service, which is never contacted, and the Lease in the
+// a process on this machine. The files come from the test's folder and the
+// listeners are on loopback. An empty folder of offline bundles replaces
+// the collateral service, which is never contacted. The Lease goes to the
 // key server's namespace, which a pod would find by itself.
 func localArgs(t *testing.T, args []string, dir, namespace, kubeconfig string) []string {
 	t.Helper()
@@ -123,16 +123,16 @@ func localArgs(t *testing.T, args []string, dir, namespace, kubeconfig string) [
 
 // TestKeyServerAsServiceAccount applies the kustomize output for real,
 // starts the key server binary with the rendered flags and the rights of
-// its service account, and checks that it answers a request. The request
+// its service account, and checks that it writes an answer to a request. The request
 // carries a quote that does not parse, so the answer needs no collateral:
 // MalformedQuote, with no Secret.
 func TestKeyServerAsServiceAccount(t *testing.T) {
 	// NOTE: the key server's RBAC in config/rbac lacks what the binary
-	// uses, so this test cannot pass yet: its cache lists QuoteAttestation
-	// objects in its own namespace as well as in the watched ones, and
-	// its one-time claims need get and create on ConfigMaps in its own
-	// namespace. Remove this skip when config/rbac grants both (or the
-	// cache is narrowed to the watched namespaces).
+	// uses, so this test cannot pass yet. The binary's cache lists
+	// QuoteAttestation objects in its own namespace as well as in the
+	// watched ones, and its one-time claims need get and create on
+	// ConfigMaps in its own namespace. Remove this skip when config/rbac
+	// grants both, or when the cache covers the watched namespaces only.
 	t.Skip("config/rbac does not yet grant the key server list/watch of QuoteAttestations " +
 		"and get/create of ConfigMaps in tcs-keyserver, which tcs-keyserver uses")
 

@@ -13,6 +13,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -94,7 +96,30 @@ func TestManifestProperties(t *testing.T) {
 			checkPINs(t, issuer)
 			checkSGXResources(t, issuer, r.want.sgx)
 			checkKeyServer(t, r, keyServer)
+			checkDisruptionBudgets(t, r, keyServer)
 		})
+	}
+}
+
+// checkDisruptionBudgets checks that every PodDisruptionBudget of the key
+// server selects its pods and leaves room to evict one, so that it cannot
+// block a node drain.
+func checkDisruptionBudgets(t *testing.T, r rendering, d *appsv1.Deployment) {
+	t.Helper()
+	for _, obj := range objectsOfKind(r.objects, "PodDisruptionBudget") {
+		var pdb policyv1.PodDisruptionBudget
+		typed(t, obj, &pdb)
+		selector, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+		if err != nil {
+			t.Fatalf("PodDisruptionBudget %s: %v", pdb.Name, err)
+		}
+		if !selector.Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("PodDisruptionBudget %s does not select the pods of %s", pdb.Name, d.Name)
+		}
+		if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() >= int(*d.Spec.Replicas) {
+			t.Errorf("PodDisruptionBudget %s minAvailable %v with %d replicas would block every eviction",
+				pdb.Name, pdb.Spec.MinAvailable, *d.Spec.Replicas)
+		}
 	}
 }
 
