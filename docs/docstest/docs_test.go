@@ -38,11 +38,11 @@ func readDoc(t *testing.T, name string) string {
 	return string(data)
 }
 
-// stateConstants returns the values of the State* constants in
-// api/sgx/v1alpha1/states.go.
-func stateConstants(t *testing.T) []string {
+// stringConstants returns the values of the string constants in a Go file
+// of the repository whose names start with prefix.
+func stringConstants(t *testing.T, relPath, prefix string) []string {
 	t.Helper()
-	path := filepath.Join(root(t), "api", "sgx", "v1alpha1", "states.go")
+	path := filepath.Join(root(t), relPath)
 	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func stateConstants(t *testing.T) []string {
 		for _, spec := range gen.Specs {
 			value := spec.(*ast.ValueSpec)
 			for i, name := range value.Names {
-				if !strings.HasPrefix(name.Name, "State") || i >= len(value.Values) {
+				if !strings.HasPrefix(name.Name, prefix) || i >= len(value.Values) {
 					continue
 				}
 				lit, ok := value.Values[i].(*ast.BasicLit)
@@ -72,13 +72,13 @@ func stateConstants(t *testing.T) []string {
 		}
 	}
 	if len(states) == 0 {
-		t.Fatalf("no State constants in %s", path)
+		t.Fatalf("no %s constants in %s", prefix, path)
 	}
 	return states
 }
 
 func TestStatesDocumented(t *testing.T) {
-	want := stateConstants(t)
+	want := stringConstants(t, "api/sgx/v1alpha1/states.go", "State")
 	var got []string
 	for _, line := range strings.Split(readDoc(t, "states.md"), "\n") {
 		if name, ok := strings.CutPrefix(line, "### "); ok {
@@ -93,6 +93,15 @@ func TestStatesDocumented(t *testing.T) {
 	for _, s := range got {
 		if !slices.Contains(want, s) {
 			t.Errorf("docs/states.md documents %s, which api/sgx/v1alpha1/states.go does not define", s)
+		}
+	}
+}
+
+func TestIssuerReasonsDocumented(t *testing.T) {
+	doc := readDoc(t, "states.md")
+	for _, reason := range stringConstants(t, "internal/issuer/controller/config.go", "Reason") {
+		if !strings.Contains(doc, "| `"+reason+"` |") {
+			t.Errorf("docs/states.md has no table row for the issuer reason %s", reason)
 		}
 	}
 }
