@@ -170,3 +170,40 @@ func TestChartKeepsNamespaces(t *testing.T) {
 		}
 	}
 }
+
+func TestChartRendersOneSide(t *testing.T) {
+	tests := map[string]struct {
+		args    []string
+		present string
+		absent  string
+	}{
+		"issuer only": {
+			args:    []string{"--set", "keyServer.enabled=false"},
+			present: "tcs-issuer", absent: "tcs-keyserver",
+		},
+		"key server only": {
+			args: []string{"--set", "issuer.enabled=false",
+				"--set", "keyServer.collateral.pccsURL=" + testPCCSURL,
+				"--set-file", "keyServer.policy.content=config/keyserver/policy.yaml"},
+			present: "tcs-keyserver", absent: "tcs-issuer",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			out, err := renderChart(t, tt.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objects := decodeObjects(t, out)
+			deployments := objectsOfKind(objects, "Deployment")
+			if len(deployments) != 1 || deployments[0].GetName() != tt.present {
+				t.Errorf("Deployments = %d, want only %s", len(deployments), tt.present)
+			}
+			for _, obj := range objects {
+				if obj.GetLabels()["app.kubernetes.io/name"] == tt.absent {
+					t.Errorf("%s is rendered although %s is turned off", describe(obj), tt.absent)
+				}
+			}
+		})
+	}
+}
