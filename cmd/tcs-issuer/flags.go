@@ -154,6 +154,10 @@ func (f *issuerFlags) config(tok *token.Token) (issuer.Config, error) {
 		return issuer.Config{}, fmt.Errorf("%w: --ca-key-algorithm=%q; use RSA-3072, ECDSA-P256 or ECDSA-P384",
 			errUsage, f.caAlgorithm)
 	}
+	if f.retryMax < f.retryInitial {
+		return issuer.Config{}, fmt.Errorf("%w: --provisioning-retry-max=%s is shorter than --provisioning-retry=%s",
+			errUsage, f.retryMax, f.retryInitial)
+	}
 	if f.namespace == "" {
 		return issuer.Config{}, fmt.Errorf("%w: the operator namespace is unknown; set --namespace or $%s",
 			errUsage, envNamespace)
