@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -404,4 +405,36 @@ func TestCertificateRequestSigner(t *testing.T) {
 	}
 	f.create(cluster)
 	waitCRReady(t, missing, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)
+}
+
+func TestSelfSignedIssuerSecretConflict(t *testing.T) {
+	f := startIssuer(t, issuerOptions{})
+	ctx := context.Background()
+	other := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: issuerNamespace, Name: "taken-ca"},
+		Data:       map[string][]byte{"owner": []byte("someone else")},
+	}
+	f.create(other)
+	iss := newIssuer("taken", true)
+	f.create(iss)
+
+	// The issuer never overwrites a Secret that it did not make.
+	c := waitReady(t, iss, metav1.ConditionFalse, "SecretConflict", signTimeout)
+	if !strings.Contains(c.Message, "taken-ca") {
+		t.Errorf("Ready message = %q, want it to name the secret", c.Message)
+	}
+	var s corev1.Secret
+	if err := admin.Get(ctx, client.ObjectKeyFromObject(other), &s); err != nil {
+		t.Fatal(err)
+	}
+	if string(s.Data["owner"]) != "someone else" || len(s.Data[corev1.TLSCertKey]) > 0 {
+		t.Error("the other owner's secret was changed")
+	}
+
+	// Once the other Secret is gone the issuer publishes its own.
+	if err := admin.Delete(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, iss, metav1.ConditionTrue, "SelfSigned", signTimeout)
+	publishedCA(t, client.ObjectKeyFromObject(other))
 }

@@ -208,7 +208,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	case actionDeny:
 		return reconcile.Result{}, r.finish(ctx, &cr, cmapi.CertificateRequestReasonDenied,
-			"The request was denied; it will not be signed.")
+			"The request was denied, so it will not be signed.")
 	case actionWaitApproval:
 		return reconcile.Result{}, r.setReady(ctx, &cr, cmmeta.ConditionFalse,
 			cmapi.CertificateRequestReasonPending, "Waiting for the request to be approved.")

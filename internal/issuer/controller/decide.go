@@ -97,7 +97,7 @@ func decideIssuer(in issuerInput) issuerDecision {
 			wait = 0
 		}
 		return issuerDecision{Action: actionWait, Ready: metav1.ConditionFalse, Reason: p.Reason,
-			Message: fmt.Sprintf("%s (attempt %d; a new request follows in %s)", p.Message, p.Attempts, wait)}
+			Message: fmt.Sprintf("%s (attempt %d, next request in %s)", p.Message, p.Attempts, wait)}
 	}
 	return issuerDecision{Action: actionWait, Ready: metav1.ConditionFalse, Reason: ReasonPending,
 		Message: "Requesting the CA key from the key server."}

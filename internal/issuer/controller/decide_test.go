@@ -57,13 +57,13 @@ func TestDecideIssuer(t *testing.T) {
 				Reason: sgxv1alpha1.StatePolicyDenied, Message: "The key server rejected the request: no.",
 				Attempts: 2, RetryAt: now.Add(20 * time.Second)}},
 			action: actionWait, ready: metav1.ConditionFalse, reason: sgxv1alpha1.StatePolicyDenied,
-			inMessage: "attempt 2; a new request follows in 20s",
+			inMessage: "attempt 2, next request in 20s",
 		},
 		"failure past retry time": {
 			in: issuerInput{CanQuote: true, Now: now, Progress: Progress{Phase: PhaseFailed,
 				Reason: ReasonDeliveryRejected, Message: "Bad receipt.", Attempts: 1, RetryAt: now.Add(-time.Second)}},
 			action: actionWait, ready: metav1.ConditionFalse, reason: ReasonDeliveryRejected,
-			inMessage: "follows in 0s",
+			inMessage: "next request in 0s",
 		},
 	}
 	for name, tc := range tests {
