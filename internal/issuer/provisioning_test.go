@@ -108,6 +108,9 @@ func TestProvisionedIssuer(t *testing.T) {
 	if len(chain) != 2 || !chain[0].Equal(caCert) || !chain[1].Equal(w.caRoot) {
 		t.Errorf("published chain has %d certificates, want the CA and its root", len(chain))
 	}
+	if root := parseCerts(t, published.Data["ca.crt"]); !root[0].Equal(w.caRoot) {
+		t.Error("published ca.crt is not the root of the chain")
+	}
 	publishedCA(t, types.NamespacedName{Namespace: clusterSecretNamespace, Name: cluster.Spec.SecretName})
 
 	// The provisioned CA signs; the chain leads to the key store's root.

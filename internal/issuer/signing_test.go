@@ -1,6 +1,7 @@
 package issuer_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -278,6 +279,12 @@ func TestCSRSigner(t *testing.T) {
 	}
 	if leaf.KeyUsage != x509.KeyUsageDigitalSignature {
 		t.Errorf("key usage = %v, want digital signature", leaf.KeyUsage)
+	}
+	if !bytes.Equal(leaf.AuthorityKeyId, ca.SubjectKeyId) || len(leaf.SubjectKeyId) == 0 {
+		t.Error("leaf lacks a subject key identifier or an authority key identifier equal to the CA's")
+	}
+	if n := len(leaf.SerialNumber.Bytes()); n < 16 {
+		t.Errorf("serial number has %d bytes, want a random serial of at least 16", n)
 	}
 
 	eventually(t, signTimeout, "Failed condition of the invalid CSR", func() (bool, string) {

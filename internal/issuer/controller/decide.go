@@ -77,6 +77,9 @@ func decideIssuer(in issuerInput) issuerDecision {
 		return issuerDecision{Action: actionPublish, Ready: metav1.ConditionTrue,
 			Reason: ReasonProvisioned, Message: "The CA key from the key server is in the enclave and the CA certificate is published."}
 	case in.SelfSign:
+		// NOTE: every replica has an enclave token of its own, so after a
+		// change of leader a self-signed issuer gets a new CA. Run one
+		// replica for self-signed issuers or provision the CA key.
 		return issuerDecision{Action: actionGenerate, Ready: metav1.ConditionTrue,
 			Reason: ReasonSelfSigned, Message: "The CA key is in the enclave and the CA certificate is published."}
 	case !in.CanQuote:
