@@ -192,8 +192,11 @@ func TestSelfSignedIssuerRestart(t *testing.T) {
 	csrObj := newCSR("restart-csr", iss.SignerName(), opensslCSR(t, "restart.example.test"))
 	f.create(csrObj)
 	approveCSR(t, csrObj)
-	leaf := waitCSRCertificate(t, csrObj)[0]
-	verifyChain(t, leaf, nil, ca, x509.ExtKeyUsageServerAuth)
+	chain := waitCSRCertificate(t, csrObj)
+	if len(chain) != 1 {
+		t.Errorf("status.certificate has %d certificates, want the leaf alone without --csr-full-chain", len(chain))
+	}
+	verifyChain(t, chain[0], nil, ca, x509.ExtKeyUsageServerAuth)
 	names, err := f.proc.tok.ListSigners()
 	if err != nil {
 		t.Fatal(err)
