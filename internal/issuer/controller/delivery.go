@@ -2,17 +2,24 @@ package controller
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 	"github.com/tcs-project/tcs/internal/enclave/token"
+	"github.com/tcs-project/tcs/internal/issuer/castore"
+	"github.com/tcs-project/tcs/internal/issuer/metrics"
 	"github.com/tcs-project/tcs/internal/keywrap"
 )
 
@@ -137,4 +144,114 @@ func verifyReceipt(keyServer ed25519.PublicKey, qa *sgxv1alpha1.QuoteAttestation
 		return fmt.Errorf("release receipt of secret %s: %w", s.Name, err)
 	}
 	return nil
+}
+
+// deliverAll imports the keys that a request with Success delivered, for
+// each signer that still needs a CA. A signer whose delivery is rejected
+// fails and is requested again after its backoff. It returns an error only
+// when reading from the API server failed, and then the request is kept.
+func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) error {
+	qk, findErr := p.cfg.Token.FindQuoteKey(qa.Name)
+	var transient []error
+	for _, s := range qa.Spec.SignerNames {
+		if !slices.Contains(needed, s) {
+			continue
+		}
+		err := findErr
+		if err == nil {
+			err = p.deliver(ctx, qa, qk, s)
+		}
+		if errors.Is(err, errTransient) {
+			transient = append(transient, err)
+			continue
+		}
+		if errors.Is(err, errNotNeeded) {
+			p.Forget(s)
+			continue
+		}
+		if err != nil {
+			log.FromContext(ctx).Error(err, "Rejected a delivery", "quoteAttestation", qa.Name, "signerName", s)
+			p.fail(s, qa.Name, ReasonDeliveryRejected, sentence(err))
+			p.events.Eventf(qa, nil, "Warning", ReasonDeliveryRejected, "Import", "%s: %s", s, err.Error())
+			continue
+		}
+		p.setProgress(s, Progress{})
+		metrics.ProvisioningResults.WithLabelValues("Imported").Inc()
+		log.FromContext(ctx).Info("Imported a CA key into the token", "quoteAttestation", qa.Name, "signerName", s)
+	}
+	return errors.Join(transient...)
+}
+
+// errTransient marks a failed read from the API server during a delivery,
+// which is worth retrying with the same request.
+var errTransient = errors.New("temporary failure")
+
+// errNotNeeded reports a delivery for an issuer that was deleted meanwhile.
+var errNotNeeded = errors.New("issuer no longer exists")
+
+// deliver verifies and imports one signer's Secret.
+func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, qk *token.QuoteKey,
+	signerName string) error {
+	ref, ok := qa.Status.Secrets[signerName]
+	if !ok {
+		return fmt.Errorf("the key server set Success but status.secrets has no entry for %s", signerName)
+	}
+	var secret corev1.Secret
+	key := types.NamespacedName{Namespace: qa.Namespace, Name: ref.SecretName}
+	err := p.apiReader.Get(ctx, key, &secret)
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("delivered secret %s named in status.secrets does not exist", key)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: read delivered secret %s: %w", errTransient, key, err)
+	}
+	d, err := decodeDelivery(ref, &secret)
+	if err != nil {
+		return err
+	}
+	if p.cfg.KeyServerPublicKey != nil {
+		if err := verifyReceipt(p.cfg.KeyServerPublicKey, qa, qk, signerName, &secret); err != nil {
+			return err
+		}
+	}
+
+	unlock := p.locks.lock(signerName)
+	defer unlock()
+	if still, err := p.stillNeeded(ctx, signerName); err != nil {
+		return fmt.Errorf("%w: %w", errTransient, err)
+	} else if !still {
+		return errNotNeeded
+	}
+	s, err := p.cfg.Token.ImportKMRA(qk, signerName, d.blob, d.chain[0])
+	if errors.Is(err, token.ErrExists) {
+		// An earlier process imported it and stopped before cleaning up.
+		s, err = p.cfg.Token.FindSigner(signerName)
+		if err == nil && !s.Certificate().Equal(d.chain[0]) {
+			err = fmt.Errorf("the token already has another CA for %s", signerName)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("import the CA key of %s into the token: %w", signerName, err)
+	}
+	p.cfg.CAs.Put(&castore.CA{SignerName: signerName, Signer: s, Chain: d.chain})
+	return nil
+}
+
+// stillNeeded reads from the API server, not the cache, whether the signer's
+// issuer exists and is not being deleted, so that no key is imported for
+// an issuer whose finalizer already ran.
+func (p *Provisioner) stillNeeded(ctx context.Context, signerName string) (bool, error) {
+	key, ok := ParseSignerName(signerName)
+	if !ok {
+		return false, nil
+	}
+	obj, _ := NewIssuerObject(key.Kind)
+	err := p.apiReader.Get(ctx, key.Key, obj)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s %s: %w", key.Kind, key.Key, err)
+	}
+	return obj.GetDeletionTimestamp().IsZero(), nil
 }

@@ -2,10 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"maps"
@@ -24,13 +20,8 @@ import (
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/enclave/token"
-	"github.com/tcs-project/tcs/internal/issuer/castore"
 	"github.com/tcs-project/tcs/internal/issuer/metrics"
 )
-
-// requestNamePrefix starts the name of every QuoteAttestation and of its
-// quote key in the token, which share the name.
-const requestNamePrefix = "tcs-issuer-"
 
 // provisionKey is the only request the provisioner reconciles: every
 // change of an issuer or a QuoteAttestation looks at the whole picture,
@@ -284,106 +275,6 @@ func (p *Provisioner) haveCA(signerName string) (bool, error) {
 	return true, nil
 }
 
-// request makes a quote key and a quote and creates one QuoteAttestation
-// for the signers.
-func (p *Provisioner) request(ctx context.Context, signers []string) error {
-	if p.cfg.Quoter == nil {
-		return nil
-	}
-	name, err := newRequestName()
-	if err != nil {
-		return err
-	}
-	for _, s := range signers {
-		p.setProgress(s, Progress{Phase: PhaseRequested, Request: name, Attempts: p.Progress(s).Attempts})
-	}
-	qa, err := p.newRequest(ctx, name, signers)
-	if err != nil {
-		for _, s := range signers {
-			p.fail(s, name, ReasonProvisioningFailure, sentence(err))
-		}
-		return err
-	}
-	if err := p.client.Create(ctx, qa); err != nil {
-		_ = p.cfg.Token.DeleteQuoteKey(name)
-		err = fmt.Errorf("create QuoteAttestation %s/%s: %w", p.cfg.Namespace, name, err)
-		for _, s := range signers {
-			p.fail(s, name, ReasonProvisioningFailure, sentence(err))
-		}
-		return err
-	}
-	p.created[name] = struct{}{}
-	metrics.ProvisioningRequests.Inc()
-	log.FromContext(ctx).Info("Requested CA keys from the key server",
-		"quoteAttestation", name, "signerNames", signers)
-	return nil
-}
-
-func (p *Provisioner) newRequest(ctx context.Context, name string, signers []string) (
-	*sgxv1alpha1.QuoteAttestation, error) {
-	qk, err := p.cfg.Token.GenerateQuoteKey(name)
-	if err != nil {
-		return nil, fmt.Errorf("generate quote key %s: %w", name, err)
-	}
-	quote, err := p.cfg.Quoter.Quote(qk)
-	if err != nil {
-		_ = p.cfg.Token.DeleteQuoteKey(name)
-		return nil, fmt.Errorf("make a quote for quote key %s: %w", name, err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(qk.Public)
-	if err != nil {
-		_ = p.cfg.Token.DeleteQuoteKey(name)
-		return nil, fmt.Errorf("encode quote key %s: %w", name, err)
-	}
-	return &sgxv1alpha1.QuoteAttestation{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: p.cfg.Namespace,
-			Name:      name,
-			Labels:    p.requestLabels(ctx, signers),
-		},
-		Spec: sgxv1alpha1.QuoteAttestationSpec{
-			Quote:        quote.Quote,
-			QuoteVersion: sgxv1alpha1.ECDSAQuoteVersion3,
-			ServiceID:    p.cfg.ServiceID,
-			PublicKey:    pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
-			SignerNames:  signers,
-			Nonce:        quote.Nonce[:],
-		},
-	}, nil
-}
-
-// requestLabels merges the spec.labels of the issuers of a request; the
-// managed-by label wins over any of them.
-func (p *Provisioner) requestLabels(ctx context.Context, signers []string) map[string]string {
-	labels := make(map[string]string)
-	for _, s := range signers {
-		key, ok := ParseSignerName(s)
-		if !ok {
-			continue
-		}
-		obj, _ := NewIssuerObject(key.Kind)
-		if err := p.client.Get(ctx, key.Key, obj); err != nil {
-			continue
-		}
-		v, _ := viewIssuer(obj)
-		for k, val := range v.spec.Labels {
-			if _, exists := labels[k]; !exists {
-				labels[k] = val
-			}
-		}
-	}
-	labels[ManagedByLabel] = ManagedByValue
-	return labels
-}
-
-func newRequestName() (string, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("make a request name: %w", err)
-	}
-	return requestNamePrefix + hex.EncodeToString(b[:]), nil
-}
-
 // recordFailure passes the key server's state and message to every signer
 // of the request that still needs a CA.
 func (p *Provisioner) recordFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) {
@@ -403,116 +294,6 @@ func (p *Provisioner) recordFailure(ctx context.Context, qa *sgxv1alpha1.QuoteAt
 			p.fail(s, qa.Name, reason, "The key server rejected the request: "+message)
 		}
 	}
-}
-
-// deliverAll imports the keys that a request with Success delivered, for
-// each signer that still needs a CA. A signer whose delivery is rejected
-// fails and is requested again after its backoff. It returns an error only
-// when reading from the API server failed, and then the request is kept.
-func (p *Provisioner) deliverAll(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, needed []string) error {
-	qk, findErr := p.cfg.Token.FindQuoteKey(qa.Name)
-	var transient []error
-	for _, s := range qa.Spec.SignerNames {
-		if !slices.Contains(needed, s) {
-			continue
-		}
-		err := findErr
-		if err == nil {
-			err = p.deliver(ctx, qa, qk, s)
-		}
-		if errors.Is(err, errTransient) {
-			transient = append(transient, err)
-			continue
-		}
-		if errors.Is(err, errNotNeeded) {
-			p.Forget(s)
-			continue
-		}
-		if err != nil {
-			log.FromContext(ctx).Error(err, "Rejected a delivery", "quoteAttestation", qa.Name, "signerName", s)
-			p.fail(s, qa.Name, ReasonDeliveryRejected, sentence(err))
-			p.events.Eventf(qa, nil, "Warning", ReasonDeliveryRejected, "Import", "%s: %s", s, err.Error())
-			continue
-		}
-		p.setProgress(s, Progress{})
-		metrics.ProvisioningResults.WithLabelValues("Imported").Inc()
-		log.FromContext(ctx).Info("Imported a CA key into the token", "quoteAttestation", qa.Name, "signerName", s)
-	}
-	return errors.Join(transient...)
-}
-
-// errTransient marks a failed read from the API server during a delivery,
-// which is worth retrying with the same request.
-var errTransient = errors.New("temporary failure")
-
-// errNotNeeded reports a delivery for an issuer that was deleted meanwhile.
-var errNotNeeded = errors.New("issuer no longer exists")
-
-// deliver verifies and imports one signer's Secret.
-func (p *Provisioner) deliver(ctx context.Context, qa *sgxv1alpha1.QuoteAttestation, qk *token.QuoteKey,
-	signerName string) error {
-	ref, ok := qa.Status.Secrets[signerName]
-	if !ok {
-		return fmt.Errorf("the key server set Success but status.secrets has no entry for %s", signerName)
-	}
-	var secret corev1.Secret
-	key := types.NamespacedName{Namespace: qa.Namespace, Name: ref.SecretName}
-	err := p.apiReader.Get(ctx, key, &secret)
-	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("delivered secret %s named in status.secrets does not exist", key)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: read delivered secret %s: %w", errTransient, key, err)
-	}
-	d, err := decodeDelivery(ref, &secret)
-	if err != nil {
-		return err
-	}
-	if p.cfg.KeyServerPublicKey != nil {
-		if err := verifyReceipt(p.cfg.KeyServerPublicKey, qa, qk, signerName, &secret); err != nil {
-			return err
-		}
-	}
-
-	unlock := p.locks.lock(signerName)
-	defer unlock()
-	if still, err := p.stillNeeded(ctx, signerName); err != nil {
-		return fmt.Errorf("%w: %w", errTransient, err)
-	} else if !still {
-		return errNotNeeded
-	}
-	s, err := p.cfg.Token.ImportKMRA(qk, signerName, d.blob, d.chain[0])
-	if errors.Is(err, token.ErrExists) {
-		// An earlier process imported it and stopped before cleaning up.
-		s, err = p.cfg.Token.FindSigner(signerName)
-		if err == nil && !s.Certificate().Equal(d.chain[0]) {
-			err = fmt.Errorf("the token already has another CA for %s", signerName)
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("import the CA key of %s into the token: %w", signerName, err)
-	}
-	p.cfg.CAs.Put(&castore.CA{SignerName: signerName, Signer: s, Chain: d.chain})
-	return nil
-}
-
-// stillNeeded reads from the API server, not the cache, whether the signer's
-// issuer exists and is not being deleted, so that no key is imported for
-// an issuer whose finalizer already ran.
-func (p *Provisioner) stillNeeded(ctx context.Context, signerName string) (bool, error) {
-	key, ok := ParseSignerName(signerName)
-	if !ok {
-		return false, nil
-	}
-	obj, _ := NewIssuerObject(key.Kind)
-	err := p.apiReader.Get(ctx, key.Key, obj)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read %s %s: %w", key.Kind, key.Key, err)
-	}
-	return obj.GetDeletionTimestamp().IsZero(), nil
 }
 
 // cleanup deletes a request's Secrets, then the request, then its quote
