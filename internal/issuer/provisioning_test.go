@@ -19,6 +19,7 @@ import (
 
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
+	"github.com/tcs-project/tcs/internal/enclave/quoting"
 	"github.com/tcs-project/tcs/internal/enclave/token"
 	"github.com/tcs-project/tcs/internal/enclave/token/softhsmtest"
 	"github.com/tcs-project/tcs/internal/issuer/controller"
@@ -305,4 +306,19 @@ func TestProvisioningDeletedIssuer(t *testing.T) {
 		_, err := f.proc.tok.FindQuoteKey(pending.Name)
 		return errors.Is(err, token.ErrNotFound), fmt.Sprintf("FindQuoteKey: %v", err)
 	})
+}
+
+func TestProvisioningQuoteFailure(t *testing.T) {
+	// SoftHSM2 lacks crypto-api-toolkit's quoting mechanism, so every
+	// quote fails the way it does on a machine without SGX.
+	f := startIssuer(t, issuerOptions{quoter: &quoting.CTK{}, retry: time.Minute})
+	iss := newIssuer("no-quote", false)
+	f.create(iss)
+	c := waitReady(t, iss, metav1.ConditionFalse, controller.ReasonProvisioningFailure, provisionTimeout)
+	if !strings.Contains(c.Message, "Quoting failed") {
+		t.Errorf("Ready message = %q, want it to say that the quote failed", c.Message)
+	}
+	if n := len(listRequests(t)); n != 0 {
+		t.Errorf("%d QuoteAttestations after a failed quote, want none", n)
+	}
 }

@@ -63,7 +63,7 @@ func (p *Provisioner) newRequest(ctx context.Context, name string, signers []str
 	quote, err := p.cfg.Quoter.Quote(qk)
 	if err != nil {
 		_ = p.cfg.Token.DeleteQuoteKey(name)
-		return nil, fmt.Errorf("make a quote for quote key %s: %w", name, err)
+		return nil, fmt.Errorf("quoting failed for quote key %s: %w", name, err)
 	}
 	der, err := x509.MarshalPKIXPublicKey(qk.Public)
 	if err != nil {
