@@ -41,7 +41,7 @@ func (s staticSource) Collateral(context.Context, [6]byte, string) (*collateral.
 
 // offlineDecider is a Decider over the main platform of w that needs no
 // API server and no network.
-func offlineDecider(t *testing.T, w *world) *keyserver.Decider {
+func offlineDecider(t testing.TB, w *world) *keyserver.Decider {
 	t.Helper()
 	bundle, err := w.platforms["main"].authority.Collateral(time.Now())
 	if err != nil {
@@ -56,7 +56,7 @@ func offlineDecider(t *testing.T, w *world) *keyserver.Decider {
 	}
 }
 
-func spec(e *enclave, t *testing.T, q []byte) *sgxv1alpha1.QuoteAttestationSpec {
+func spec(e *enclave, t testing.TB, q []byte) *sgxv1alpha1.QuoteAttestationSpec {
 	return &sgxv1alpha1.QuoteAttestationSpec{
 		Quote:        q,
 		QuoteVersion: sgxv1alpha1.ECDSAQuoteVersion3,
@@ -68,7 +68,7 @@ func spec(e *enclave, t *testing.T, q []byte) *sgxv1alpha1.QuoteAttestationSpec 
 
 // decide runs d on one spec and fails the test on a panic or a retryable
 // error, which a static collateral source never causes.
-func decide(t *testing.T, d *keyserver.Decider, s *sgxv1alpha1.QuoteAttestationSpec, what string) *keyserver.Answer {
+func decide(t testing.TB, d *keyserver.Decider, s *sgxv1alpha1.QuoteAttestationSpec, what string) *keyserver.Answer {
 	t.Helper()
 	var answer *keyserver.Answer
 	func() {
