@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
-	"github.com/tcs-project/tcs/internal/dcap/pck"
-	"github.com/tcs-project/tcs/internal/dcap/quote"
 	"github.com/tcs-project/tcs/internal/dcap/verify"
 	"github.com/tcs-project/tcs/internal/keywrap"
 	"github.com/tcs-project/tcs/internal/pccs"
@@ -175,11 +171,15 @@ func replayRejection(kind string, owner types.UID) *rejection {
 // the quote at now.
 func (d *Decider) verifyQuote(ctx context.Context, r *request, now time.Time, t *Timings) (*verify.Result, *rejection, error) {
 	start := time.Now()
-	platform, err := platformOf(r.quote)
+	// The PCK chain is verified before any collateral is fetched, so that a
+	// self-made chain cannot make the key server query the collateral
+	// service for arbitrary platforms.
+	fmspc, caType, err := d.Verifier.Platform(r.quote)
 	if err != nil {
 		return nil, reject(verificationState(err),
-			"The quote is invalid: %v. Send the quote exactly as the quoting enclave returned it.", err), nil
+			"The quote failed verification: %v. %s", err, verificationAdvice(err)), nil
 	}
+	platform := pccs.Key{FMSPC: fmspc, CA: caType}
 	bundle, err := d.Collateral.Collateral(ctx, platform.FMSPC, platform.CA)
 	t.Collateral = time.Since(start)
 	if err != nil {
@@ -259,12 +259,34 @@ func (d *Decider) releaseKeys(ctx context.Context, r *request, req Request, res 
 	if first != nil {
 		answer.setFailure(&rejection{state: first.state, message: fmt.Sprintf(
 			"No key was released because %d of %d signers were refused. %s",
-			countRefused(outcomes), len(r.signers), strings.Join(outcomes, " "))})
+			countRefused(outcomes), len(r.signers), joinBounded(outcomes, " "))})
 		return nil
 	}
 	answer.State = sgxv1alpha1.StateQuoteVerified
 	answer.Message = successMessage(res, r.signers)
 	return nil
+}
+
+// maxListLength bounds a list of signers or signer outcomes in a message,
+// so that the condition message stays well under the CRD's limit of 32768
+// characters even with 64 signers at the maximum name length.
+const maxListLength = 16384
+
+// joinBounded joins items with sep up to maxListLength and says how many
+// it left out.
+func joinBounded(items []string, sep string) string {
+	var b strings.Builder
+	for i, item := range items {
+		if b.Len()+len(item)+len(sep) > maxListLength {
+			fmt.Fprintf(&b, "%s(%d more left out)", sep, len(items)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(item)
+	}
+	return b.String()
 }
 
 func countRefused(outcomes []string) int {
@@ -282,7 +304,7 @@ func successMessage(res *verify.Result, signers []string) string {
 	if len(res.AdvisoryIDs) > 0 {
 		msg += " (advisories " + strings.Join(res.AdvisoryIDs, ", ") + ")"
 	}
-	msg += fmt.Sprintf(" and keys were released for %s.", strings.Join(signers, ", "))
+	msg += fmt.Sprintf(" and keys were released for %d signers: %s.", len(signers), joinBounded(signers, ", "))
 	if res.DevelopmentRoot {
 		msg += fmt.Sprintf(" WARNING: the quote chains to the development root %q, not to Intel's; never accept this in production.",
 			res.TrustedRoot)
@@ -325,48 +347,4 @@ func (d *Decider) releaseKey(ctx context.Context, r *request, req Request, signe
 		"tls.crt":                tlsCrt,
 		keywrap.ReceiptSecretKey: signed,
 	}}, nil, nil
-}
-
-// Intel's names of the CAs that issue PCK certificates.
-const (
-	platformCAName  = "Intel SGX PCK Platform CA"
-	processorCAName = "Intel SGX PCK Processor CA"
-)
-
-// platformOf reads, without verifying anything, the FMSPC and the issuing
-// CA from the PCK certificate in a quote, to pick the collateral. The
-// verifier checks both afterwards.
-func platformOf(raw []byte) (pccs.Key, error) {
-	q, err := quote.Parse(raw)
-	if err != nil {
-		return pccs.Key{}, err
-	}
-	rest := q.Signature.CertData
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil || cert.IsCA {
-			continue
-		}
-		ext, err := pck.FromCertificate(cert)
-		if err != nil {
-			return pccs.Key{}, fmt.Errorf("%w: %v", verify.ErrUntrustedPCKChain, err)
-		}
-		key := pccs.Key{FMSPC: ext.FMSPC}
-		switch cert.Issuer.CommonName {
-		case platformCAName:
-			key.CA = pccs.CAPlatform
-		case processorCAName:
-			key.CA = pccs.CAProcessor
-		default:
-			return pccs.Key{}, fmt.Errorf("%w: PCK certificate issuer %q is neither %q nor %q",
-				verify.ErrUntrustedPCKChain, cert.Issuer.CommonName, platformCAName, processorCAName)
-		}
-		return key, nil
-	}
-	return pccs.Key{}, fmt.Errorf("%w: the certification data has no PCK leaf certificate", verify.ErrUntrustedPCKChain)
 }

@@ -367,9 +367,10 @@ func (w *world) router(t testing.TB) router {
 // the key server caches it.
 func (w *world) decider(t testing.TB, mgr ctrl.Manager) *keyserver.Decider {
 	t.Helper()
+	verifier := verify.New(verify.Config{ExtraRoots: w.pol.DevelopmentRoots})
 	return &keyserver.Decider{
-		Verifier:      verify.New(verify.Config{ExtraRoots: w.pol.DevelopmentRoots}),
-		Collateral:    pccs.NewCache(w.router(t), pccs.CacheOptions{}),
+		Verifier:      verifier,
+		Collateral:    pccs.NewCache(w.router(t), pccs.CacheOptions{Validate: verifier.VerifyCollateral}),
 		Policy:        w.pol,
 		Keys:          keyserver.DirStore{Dir: w.keyDir},
 		Claims:        keyserver.ConfigMapClaims{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: claimsNamespace},

@@ -204,7 +204,7 @@ func TestAdversarialForeignSecretsKept(t *testing.T) {
 	e := newEnclave(t)
 	bystander := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: requestNamespace, Name: "adv-bystander",
-			Labels: map[string]string{keyserver.AttestationNameLabel: "adv-bystander-request"}},
+			Annotations: map[string]string{keyserver.AttestationNameAnnotation: "adv-bystander-request"}},
 		Data: map[string][]byte{"tls.key": []byte("not the key server's")},
 	}
 	if err := env.Client.Create(context.Background(), bystander); err != nil {

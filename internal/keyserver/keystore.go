@@ -1,6 +1,7 @@
 package keyserver
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -59,14 +60,14 @@ func (s DirStore) WrapKey(_ context.Context, signer string, enclaveKey *rsa.Publ
 		return nil, nil, fmt.Errorf("%w: %s has no key file %s.key", ErrUnknownSigner, signer, base)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read CA key of %s: %w", signer, err)
+		return nil, nil, fmt.Errorf("%w: read the CA key of %s: %v", ErrKeyStore, signer, err)
 	}
 	chainPEM, err := os.ReadFile(base + ".crt")
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("%w: %s has a key but no certificate file %s.crt", ErrKeyStore, signer, base)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read CA certificate of %s: %w", signer, err)
+		return nil, nil, fmt.Errorf("%w: read the CA certificate of %s: %v", ErrKeyStore, signer, err)
 	}
 	return wrapPEM(signer, keyPEM, chainPEM, enclaveKey)
 }
@@ -114,7 +115,7 @@ func wrapPEM(signer string, keyPEM, chainPEM []byte, enclaveKey *rsa.PublicKey) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: CA key of %s: %v", ErrKeyStore, signer, err)
 	}
-	cert, err := firstCertificate(chainPEM)
+	cert, err := parseChain(chainPEM)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: CA certificate of %s: %v", ErrKeyStore, signer, err)
 	}
@@ -157,13 +158,35 @@ func parsePrivateKey(data []byte) (crypto.Signer, error) {
 	return signer, nil
 }
 
-// firstCertificate parses the first certificate of a PEM chain.
-func firstCertificate(chainPEM []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(chainPEM)
-	if block == nil || block.Type != "CERTIFICATE" {
+// parseChain checks that chainPEM is nothing but PEM certificates, so
+// that only certificates are released as tls.crt, and returns the first.
+func parseChain(chainPEM []byte) (*x509.Certificate, error) {
+	var first *x509.Certificate
+	rest := chainPEM
+	for i := 0; ; i++ {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("PEM block %d is a %q, not a CERTIFICATE", i+1, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", i+1, err)
+		}
+		if first == nil {
+			first = cert
+		}
+	}
+	if first == nil {
 		return nil, errors.New("no PEM CERTIFICATE block found")
 	}
-	return x509.ParseCertificate(block.Bytes)
+	if len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last certificate are not PEM", len(bytes.TrimSpace(rest)))
+	}
+	return first, nil
 }
 
 // publicKeysEqual reports whether two public keys are the same key.

@@ -202,7 +202,11 @@ func (o *Options) New(mgr manager.Manager) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	collateralCache := pccs.NewCache(upstream, pccs.CacheOptions{RefreshMargin: o.RefreshMargin})
+	verifier := verify.New(verify.Config{ExtraRoots: pol.DevelopmentRoots})
+	collateralCache := pccs.NewCache(upstream, pccs.CacheOptions{
+		RefreshMargin: o.RefreshMargin,
+		Validate:      verifier.VerifyCollateral,
+	})
 
 	var keys KeyStore = DirStore{Dir: o.KeyDir}
 	switch o.KeyStore {
@@ -215,7 +219,7 @@ func (o *Options) New(mgr manager.Manager) (*Server, error) {
 	}
 
 	d := &Decider{
-		Verifier:      verify.New(verify.Config{ExtraRoots: pol.DevelopmentRoots}),
+		Verifier:      verifier,
 		Collateral:    collateralCache,
 		Policy:        pol,
 		Keys:          keys,

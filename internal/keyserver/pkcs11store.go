@@ -146,9 +146,13 @@ func (s *PKCS11Store) WrapKey(ctx context.Context, signer string, enclaveKey *rs
 	if err := checkSignerLabel(signer); err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrUnknownSigner, err)
 	}
-	if enclaveKey == nil || enclaveKey.N == nil || enclaveKey.N.BitLen() < minEnclaveKeyBits {
-		return nil, nil, fmt.Errorf("%w: the enclave key is missing or shorter than %d bits",
-			ErrKeyStore, minEnclaveKeyBits)
+	// The token wraps for any RSA key it is given, even one for which
+	// RSA-OAEP hides nothing, such as public exponent 1.
+	if enclaveKey == nil || enclaveKey.N == nil {
+		return nil, nil, fmt.Errorf("%w: the enclave key is missing", ErrKeyStore)
+	}
+	if err := checkEnclaveKey(enclaveKey); err != nil {
+		return nil, nil, fmt.Errorf("%w: refusing to wrap for the enclave key: %v", ErrKeyStore, err)
 	}
 
 	var blob, chainPEM []byte

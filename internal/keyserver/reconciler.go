@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,11 +27,14 @@ import (
 const (
 	// AttestationUIDLabel ties a Secret to the QuoteAttestation it answers.
 	AttestationUIDLabel = "sgx.intel.com/quoteattestation-uid"
-	// AttestationNameLabel names that QuoteAttestation.
-	AttestationNameLabel = "sgx.intel.com/quoteattestation"
+	// AttestationNameAnnotation names that QuoteAttestation.
+	AttestationNameAnnotation = "sgx.intel.com/quoteattestation"
 	// SecretSignerAnnotation names the signer whose key a Secret carries.
 	SecretSignerAnnotation = "sgx.intel.com/signer-name"
 )
+
+// decideTimeout bounds one attempt to decide an answer.
+const decideTimeout = 2 * time.Minute
 
 // Reconciler answers QuoteAttestation objects.
 type Reconciler struct {
@@ -88,7 +92,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 
-	answer, err := r.Decider.Decide(ctx, Request{
+	// A hung collateral service or key store must not hold a worker for
+	// ever: the attempt ends and is retried with backoff.
+	decideCtx, cancel := context.WithTimeout(ctx, decideTimeout)
+	defer cancel()
+	answer, err := r.Decider.Decide(decideCtx, Request{
 		Spec:    &qa.Spec,
 		UID:     qa.UID,
 		Object:  req.String(),
@@ -229,21 +237,19 @@ func (r *Reconciler) deleteSecrets(ctx context.Context, qa *sgxv1alpha1.QuoteAtt
 // newSecret builds the Secret of one signer, owned by qa so that deleting
 // qa deletes it.
 func newSecret(qa *sgxv1alpha1.QuoteAttestation, s SignerSecret) *corev1.Secret {
-	sum := sha256.Sum256([]byte(s.Signer))
-	name := fmt.Sprintf("%s-%s", qa.Name, hex.EncodeToString(sum[:5]))
-	if len(name) > 253 {
-		name = name[len(name)-253:]
-	}
+	name := secretName(qa, s.Signer)
 	controllerRef := false
 	return &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: qa.Namespace,
 			Name:      name,
-			Labels: map[string]string{
-				AttestationUIDLabel:  string(qa.UID),
-				AttestationNameLabel: qa.Name,
+			// A label value has at most 63 characters, so the request's
+			// name, which may be longer, is an annotation.
+			Labels: map[string]string{AttestationUIDLabel: string(qa.UID)},
+			Annotations: map[string]string{
+				SecretSignerAnnotation:    s.Signer,
+				AttestationNameAnnotation: qa.Name,
 			},
-			Annotations: map[string]string{SecretSignerAnnotation: s.Signer},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: sgxv1alpha1.GroupVersion.String(),
 				Kind:       "QuoteAttestation",
@@ -255,4 +261,18 @@ func newSecret(qa *sgxv1alpha1.QuoteAttestation, s SignerSecret) *corev1.Secret 
 		Type: corev1.SecretTypeOpaque,
 		Data: s.Data,
 	}
+}
+
+// secretName returns the name of the Secret for signer: a prefix of the
+// request's name and a hash of the request's UID and the signer, so that
+// names never collide, even for long request names that share a prefix.
+func secretName(qa *sgxv1alpha1.QuoteAttestation, signer string) string {
+	sum := sha256.Sum256([]byte(string(qa.UID) + "\x00" + signer))
+	suffix := hex.EncodeToString(sum[:6])
+	// A Secret name is a DNS subdomain of at most 253 characters.
+	prefix := qa.Name
+	if max := 253 - len(suffix) - 1; len(prefix) > max {
+		prefix = strings.TrimRight(prefix[:max], "-.")
+	}
+	return prefix + "-" + suffix
 }

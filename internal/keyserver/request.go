@@ -32,9 +32,33 @@ type request struct {
 	publicHash [sha256.Size]byte
 }
 
-// minEnclaveKeyBits is the smallest enclave RSA key the key server wraps
-// for; the toolkit makes 3072-bit keys.
-const minEnclaveKeyBits = 2048
+// Sizes of enclave RSA keys that the key server wraps for; the toolkit
+// makes 3072-bit keys. The upper bound keeps a request from costing an
+// unbounded RSA operation.
+const (
+	minEnclaveKeyBits = 2048
+	maxEnclaveKeyBits = 8192
+)
+
+// checkEnclaveKey rejects RSA keys for which RSA-OAEP gives no secrecy or
+// is not defined: an even modulus, or a public exponent that is even or
+// below 3. With exponent 1, for example, the "encrypted" AES key would be
+// readable by anyone who reads the Secret. A PKCS#11 token does not check
+// this before it wraps.
+func checkEnclaveKey(pub *rsa.PublicKey) error {
+	bits := pub.N.BitLen()
+	switch {
+	case bits < minEnclaveKeyBits:
+		return fmt.Errorf("the RSA key has %d bits, fewer than %d", bits, minEnclaveKeyBits)
+	case bits > maxEnclaveKeyBits:
+		return fmt.Errorf("the RSA key has %d bits, more than %d", bits, maxEnclaveKeyBits)
+	case pub.N.Bit(0) == 0:
+		return fmt.Errorf("the RSA modulus is even, so it is no RSA key")
+	case pub.E < 3 || pub.E%2 == 0:
+		return fmt.Errorf("the RSA public exponent %d is invalid: use an odd exponent of 3 or more, such as 65537", pub.E)
+	}
+	return nil
+}
 
 // decodeRequest checks and decodes the spec. Its errors are permanent and
 // carry the state code to answer with.
@@ -58,7 +82,7 @@ func decodeRequest(spec *sgxv1alpha1.QuoteAttestationSpec) (*request, *rejection
 		publicDER:  der,
 		nonce:      DefaultNonce,
 		signers:    spec.SignerNames,
-		quoteHash:  sha256.Sum256(raw),
+		quoteHash:  quoteClaimHash(raw),
 		publicHash: sha256.Sum256(der),
 	}
 	if len(spec.Nonce) > 0 {
@@ -135,8 +159,8 @@ func parseEnclaveKey(data []byte) (*rsa.PublicKey, []byte, error) {
 	default:
 		return nil, nil, fmt.Errorf("PEM block type is %q, not \"PUBLIC KEY\"", block.Type)
 	}
-	if pub.N.BitLen() < minEnclaveKeyBits {
-		return nil, nil, fmt.Errorf("the RSA key has %d bits, fewer than %d", pub.N.BitLen(), minEnclaveKeyBits)
+	if err := checkEnclaveKey(pub); err != nil {
+		return nil, nil, err
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
@@ -158,4 +182,16 @@ func expectedReportData(pub *rsa.PublicKey, nonce [sgxv1alpha1.NonceSize]byte) [
 	var out [64]byte
 	copy(out[:], h.Sum(nil))
 	return out
+}
+
+// quoteClaimHash returns the hash under which a quote is claimed: SHA-256
+// of its signed part, the header and the report body. The signature data
+// is left out because it can be changed without the keys (ECDSA's s and
+// n-s both verify, and the certificate chain is unsigned), so hashing it
+// would let a changed copy of an answered quote pass as new.
+func quoteClaimHash(raw []byte) [sha256.Size]byte {
+	if len(raw) >= quote.SignedSize {
+		return sha256.Sum256(raw[:quote.SignedSize])
+	}
+	return sha256.Sum256(raw)
 }

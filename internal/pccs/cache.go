@@ -52,6 +52,11 @@ type CacheOptions struct {
 	// Logger receives refresh failures that the cache absorbs. Nil means
 	// no logging.
 	Logger *slog.Logger
+	// Validate, when set, checks each bundle fetched from upstream before
+	// the cache keeps it, typically its signatures. A bundle it rejects is
+	// never cached, so one damaged response is not served until the next
+	// update; the fetch fails with ErrInvalidBundle.
+	Validate func(*collateral.Bundle) error
 }
 
 // Cache keeps bundles from an upstream Source in memory and serves each
@@ -291,6 +296,12 @@ func (c *Cache) fetchEntry(ctx context.Context, key Key) (Entry, error) {
 	b, err := c.upstream.Collateral(ctx, key.FMSPC, key.CA)
 	if err != nil {
 		return Entry{}, err
+	}
+	if c.opts.Validate != nil {
+		if err := c.opts.Validate(b); err != nil {
+			return Entry{}, fmt.Errorf("%w: collateral %s from upstream failed validation and was not cached: %v",
+				ErrInvalidBundle, key, err)
+		}
 	}
 	entry, err := Describe(b, key.CA)
 	if err != nil {
