@@ -161,7 +161,17 @@ func caFromFileName(path string) string {
 	return ca
 }
 
+// readFileLimited reads a regular file of at most limit bytes. Anything
+// else, such as a named pipe that would block the open for ever, is an
+// error.
 func readFileLimited(path string, limit int64) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("bundle file %s is not a regular file (mode %s)", path, info.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,5 +194,29 @@ func BenchmarkDirSourceCollateral(b *testing.B) {
 		if _, err := src.Collateral(ctx, testFMSPC, CAPlatform); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestDirSourceSkipsNamedPipe(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(dir, "stuck.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewDirSource(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := src.Collateral(context.Background(), [6]byte{1, 2, 3, 4, 5, 6}, CAPlatform)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("err = %v, want one saying the pipe is not a regular file", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Collateral blocked on a named pipe in the bundle directory")
 	}
 }
