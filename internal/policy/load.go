@@ -60,13 +60,35 @@ func parse(data []byte, file string) (*Policy, error) {
 	return p, nil
 }
 
+// Limits on the work that one policy file can cause. Aliases let a small
+// file name one list many times, so both the errors reported and the list
+// items visited are counted, not only the file's size.
+const (
+	// maxFieldErrors is how many errors Parse lists before it stops.
+	maxFieldErrors = 100
+	// maxListItems bounds the list items visited, aliases included.
+	maxListItems = 100000
+)
+
 // decoder walks the YAML node tree and collects every error.
 type decoder struct {
 	file string
 	errs []error
+	// items counts the list items visited, for maxListItems.
+	items int
+	// truncated is set once maxFieldErrors errors are listed.
+	truncated bool
 }
 
 func (d *decoder) fail(n *yaml.Node, field, format string, args ...any) {
+	if d.truncated {
+		return
+	}
+	if len(d.errs) == maxFieldErrors {
+		d.truncated = true
+		d.errs = append(d.errs, fmt.Errorf("%s: more errors follow; fix these first", d.fileName()))
+		return
+	}
 	line := 0
 	if n != nil {
 		line = n.Line
@@ -250,6 +272,12 @@ func (d *decoder) fields(n *yaml.Node, path string, known []string) func(yield f
 func (d *decoder) sequence(n *yaml.Node, field string) ([]*yaml.Node, bool) {
 	if n.Kind != yaml.SequenceNode {
 		d.fail(n, field, "the value is a %s, expected a list", kindName(n))
+		return nil, false
+	}
+	d.items += len(n.Content)
+	if d.items > maxListItems {
+		d.fail(n, field, "the policy has more than %d list items, aliases counted each time they are used; "+
+			"list fewer signers or measurements", maxListItems)
 		return nil, false
 	}
 	items := make([]*yaml.Node, len(n.Content))
@@ -472,8 +500,20 @@ func ruleWarnings(p *Policy) []string {
 	return warnings
 }
 
-// readLimited reads at most MaxPolicySize bytes of path.
+// readLimited reads path, which must be a regular file of at most
+// MaxPolicySize bytes. A named pipe or a device is rejected before it is
+// opened, because reading it may never end.
 func readLimited(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if info.IsDir() {
+		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (mode %s)", path, info.Mode().Type())
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

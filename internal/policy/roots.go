@@ -5,7 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 )
 
@@ -53,7 +52,7 @@ func Load(path string) (*Policy, error) {
 // readRootCertificates returns the CERTIFICATE blocks of a PEM file, each
 // of which must be a self-signed CA certificate.
 func readRootCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path)
 	if err != nil {
 		return nil, fmt.Errorf("read development root: %w", err)
 	}
