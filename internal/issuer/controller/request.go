@@ -56,6 +56,9 @@ func (p *Provisioner) request(ctx context.Context, signers []string) error {
 
 func (p *Provisioner) newRequest(ctx context.Context, name string, signers []string) (
 	*sgxv1alpha1.QuoteAttestation, error) {
+	// NOTE: a process that stops between here and creating the request
+	// leaves this quote key in the token, because the token layer cannot
+	// list quote keys to collect it later.
 	qk, err := p.cfg.Token.GenerateQuoteKey(name)
 	if err != nil {
 		return nil, fmt.Errorf("generate quote key %s: %w", name, err)
