@@ -165,6 +165,20 @@ func TestRBACManifests(t *testing.T) {
 		check(t, "key server", "delete Secret", keyserver.Delete(ctx, secret), true)
 	})
 
+	t.Run("key server records claims in its own namespace", func(t *testing.T) {
+		claim := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "tcs-keyserver", Name: "tcs-claim-test"},
+			Data:       map[string]string{"uid": "test"},
+		}
+		check(t, "key server", "create ConfigMap in tcs-keyserver", keyserver.Create(ctx, claim), true)
+		got := &corev1.ConfigMap{}
+		check(t, "key server", "get ConfigMap in tcs-keyserver",
+			keyserver.Get(ctx, client.ObjectKeyFromObject(claim), got), true)
+		check(t, "issuer", "create ConfigMap in tcs-keyserver", issuer.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "tcs-keyserver", Name: "forged-claim"},
+		}), false)
+	})
+
 	t.Run("key server cannot touch other namespaces", func(t *testing.T) {
 		secret := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "stray"},
