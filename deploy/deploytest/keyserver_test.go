@@ -127,14 +127,14 @@ func localArgs(t *testing.T, args []string, dir, namespace, kubeconfig string) [
 // carries a quote that does not parse, so the answer needs no collateral:
 // MalformedQuote, with no Secret.
 func TestKeyServerAsServiceAccount(t *testing.T) {
-	// NOTE: the key server's RBAC in config/rbac lacks what the binary
-	// uses, so this test cannot pass yet. The binary's cache lists
+	// NOTE: this test cannot pass yet. The key server's cache lists
 	// QuoteAttestation objects in its own namespace as well as in the
-	// watched ones, and its one-time claims need get and create on
-	// ConfigMaps in its own namespace. Remove this skip when config/rbac
-	// grants both, or when the cache covers the watched namespaces only.
-	t.Skip("config/rbac does not yet grant the key server list/watch of QuoteAttestations " +
-		"and get/create of ConfigMaps in tcs-keyserver, which tcs-keyserver uses")
+	// watched ones, and config/rbac grants that only in the watched ones,
+	// so the cache never syncs. Remove this skip when the cache covers the
+	// QuoteAttestations of the watched namespaces only, or config/rbac
+	// grants list and watch in tcs-keyserver too.
+	t.Skip("tcs-keyserver lists QuoteAttestations in tcs-keyserver, which config/rbac does not grant, " +
+		"so its cache never syncs")
 
 	t.Parallel()
 	bin := buildServers(t)
