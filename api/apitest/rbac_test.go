@@ -1,63 +1,17 @@
 package apitest
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 )
-
-// applyManifests creates every object of the resources that dir's
-// kustomization.yaml lists, in its order.
-func applyManifests(t *testing.T, c client.Client, dir string) {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kustomization struct {
-		Resources []string `json:"resources"`
-	}
-	if err := yaml.Unmarshal(data, &kustomization); err != nil {
-		t.Fatalf("parse %s/kustomization.yaml: %v", dir, err)
-	}
-	for _, resource := range kustomization.Resources {
-		file := filepath.Join(dir, resource)
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := decoder.Decode(&obj.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("decode %s: %v", file, err)
-			}
-			if len(obj.Object) == 0 {
-				continue
-			}
-			err := c.Create(context.Background(), obj)
-			if err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatalf("create %s %s from %s: %v", obj.GetKind(), obj.GetName(), file, err)
-			}
-		}
-	}
-}
 
 // check records whether err matches the expected permission.
 func check(t *testing.T, who, action string, err error, allowed bool) {
@@ -72,7 +26,9 @@ func check(t *testing.T, who, action string, err error, allowed bool) {
 
 func TestRBACManifests(t *testing.T) {
 	ctx := context.Background()
-	applyManifests(t, env.Client, filepath.Join(env.Root, "config", "rbac"))
+	if err := env.ApplyKustomization(filepath.Join(env.Root, "config", "rbac")); err != nil {
+		t.Fatal(err)
+	}
 
 	const ns = "tcs-issuer"
 	issuer := env.ClientAs(t, ns, "tcs-issuer")

@@ -1,11 +1,7 @@
 package issuer_test
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,16 +10,12 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/yaml"
 
 	"github.com/tcs-project/tcs/internal/issuer"
 	"github.com/tcs-project/tcs/internal/manager"
@@ -80,7 +72,7 @@ func runTests(m *testing.M) int {
 		admin, err = client.New(env.Config, client.Options{Scheme: scheme})
 	}
 	if err == nil {
-		err = applyManifests(admin, filepath.Join(env.Root, "config", "rbac"))
+		err = env.ApplyKustomization(filepath.Join(env.Root, "config", "rbac"))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -103,52 +95,11 @@ func certManagerCRDs() (string, error) {
 	return dir, nil
 }
 
-// applyManifests creates the objects of the files that dir's
-// kustomization.yaml lists.
-func applyManifests(c client.Client, dir string) error {
-	data, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
-	if err != nil {
-		return err
-	}
-	var k struct {
-		Resources []string `json:"resources"`
-	}
-	if err := yaml.Unmarshal(data, &k); err != nil {
-		return fmt.Errorf("parse %s/kustomization.yaml: %w", dir, err)
-	}
-	for _, r := range k.Resources {
-		data, err := os.ReadFile(filepath.Join(dir, r))
-		if err != nil {
-			return err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return fmt.Errorf("decode %s: %w", r, err)
-			}
-			if len(obj.Object) == 0 {
-				continue
-			}
-			if err := c.Create(context.Background(), obj); err != nil && !apierrors.IsAlreadyExists(err) {
-				return fmt.Errorf("create %s %s: %w", obj.GetKind(), obj.GetName(), err)
-			}
-		}
-	}
-	return nil
-}
-
 // serviceAccountConfig returns a connection that impersonates a service
 // account, so that the controllers run with exactly the RBAC of
 // config/rbac.
 func serviceAccountConfig(namespace, name string) *rest.Config {
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: fmt.Sprintf("system:serviceaccount:%s:%s", namespace, name),
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
-	}
+	cfg := env.ServiceAccountConfig(namespace, name)
 	// The benchmark creates requests faster than client-go's default of
 	// 5 requests per second allows.
 	cfg.QPS, cfg.Burst = 2000, 4000

@@ -27,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -78,12 +79,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	for _, ns := range []string{requestNamespace, claimsNamespace} {
-		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
-		if err := env.Client.Create(context.Background(), obj); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
+	// The namespaces, service accounts and roles of config/rbac: the key
+	// servers of these tests run as the tcs-keyserver service account.
+	if err := env.ApplyKustomization(filepath.Join(env.Root, "config", "rbac")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 	code := m.Run()
 	if err := env.Stop(); err != nil {
@@ -389,8 +389,11 @@ type keyServer struct {
 // called. tune may change the Decider before it starts.
 func (w *world) startKeyServer(t testing.TB, leaderElection bool, tune func(*keyserver.Decider)) *keyServer {
 	t.Helper()
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	cfg := env.ServiceAccountConfig(claimsNamespace, "tcs-keyserver")
+	cfg.QPS, cfg.Burst = 500, 1000
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        env.Scheme,
+		Cache:                         cache.Options{DefaultNamespaces: map[string]cache.Config{requestNamespace: {}}},
 		Metrics:                       metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:        "0",
 		LeaderElection:                leaderElection,

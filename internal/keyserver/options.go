@@ -163,10 +163,13 @@ func (o *Options) validatePKCS11() []error {
 	return errs
 }
 
-// TuneManager limits the manager's cache to the watched namespaces and the
-// key server's own.
+// TuneManager limits the manager's cache to the watched namespaces. The
+// key server reads its own namespace (claims, key store Secrets) directly
+// from the API server, so that namespace stays out of the cache: its Role
+// there grants no access to QuoteAttestation objects, and a cache that
+// watched them there would never sync.
 func (o *Options) TuneManager(opts *ctrl.Options) {
-	namespaces := map[string]cache.Config{o.ClaimsNamespace: {}}
+	namespaces := map[string]cache.Config{}
 	for _, ns := range o.NamespaceList() {
 		namespaces[ns] = cache.Config{}
 	}

@@ -115,16 +115,7 @@ func (e *Env) Stop() error {
 // groups the API server gives service accounts.
 func (e *Env) ClientAs(t testing.TB, namespace, name string) client.Client {
 	t.Helper()
-	cfg := rest.CopyConfig(e.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: fmt.Sprintf("system:serviceaccount:%s:%s", namespace, name),
-		Groups: []string{
-			"system:serviceaccounts",
-			"system:serviceaccounts:" + namespace,
-			"system:authenticated",
-		},
-	}
-	c, err := client.New(cfg, client.Options{Scheme: e.Scheme})
+	c, err := client.New(e.ServiceAccountConfig(namespace, name), client.Options{Scheme: e.Scheme})
 	if err != nil {
 		t.Fatalf("create client for %s/%s: %v", namespace, name, err)
 	}
