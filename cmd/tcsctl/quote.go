@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -142,7 +141,7 @@ func runQuoteVerify(out io.Writer, opts quoteVerifyOptions, files []string) erro
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	data, err := os.ReadFile(opts.collateralPath)
+	data, err := readInputFile(opts.collateralPath, maxCollateralFileBytes)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("read collateral: %w", err)}
 	}
@@ -262,7 +261,7 @@ func printVerdict(out io.Writer, v quoteVerdict, asJSON bool) error {
 // hex text. Raw is tried first: a raw v3 quote starts with bytes 03 00,
 // which are not text.
 func readQuoteFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	data, err := readInputFile(path, maxQuoteFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +282,7 @@ func readQuoteFile(path string) ([]byte, error) {
 }
 
 func readPEMCertificates(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
+	data, err := readInputFile(path, maxPEMFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read trust root: %w", err)
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -72,9 +71,12 @@ func runWrap(stdout io.Writer, opts wrapOptions) error {
 }
 
 func readWrapPublicKey(path string) (*rsa.PublicKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := readInputFile(path, maxPEMFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read the enclave public key: %w", err)
+	}
+	if err := checkSinglePEM(data); err != nil {
+		return nil, fmt.Errorf("enclave public key %s: %w", path, err)
 	}
 	pub, err := keywrap.ParseRSAPublicKeyPEM(data)
 	if err != nil {
@@ -88,9 +90,12 @@ func readWrapPublicKey(path string) (*rsa.PublicKey, error) {
 }
 
 func readWrapPrivateKey(path string) (crypto.PrivateKey, error) {
-	data, err := os.ReadFile(path)
+	data, err := readInputFile(path, maxPEMFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read the ca private key: %w", err)
+	}
+	if err := checkSinglePEM(data); err != nil {
+		return nil, fmt.Errorf("ca private key %s: %w", path, err)
 	}
 	key, err := keywrap.ParsePrivateKeyPEM(data)
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -39,17 +41,29 @@ type KeyStore interface {
 	WrapKey(ctx context.Context, signer string, enclaveKey *rsa.PublicKey) (blob, chainPEM []byte, err error)
 }
 
-// DirStore is a folder of PEM files: for each signer name, with "/"
-// replaced by "_", NAME.key holds the CA private key (PKCS#1, SEC 1 or
+// DirStore is a folder of PEM files: for each signer name, named as
+// FileBase says, NAME.key holds the CA private key (PKCS#1, SEC 1 or
 // PKCS#8) and NAME.crt the CA certificate chain, CA certificate first. The
 // files are read on every request, so a key can be replaced in place.
 type DirStore struct {
 	Dir string
 }
 
-// FileBase returns the file name, without extension, of signer's files.
+// maxFileBase keeps FileBase and an extension within the 255-byte file
+// name limit of Linux file systems.
+const maxFileBase = 200
+
+// FileBase returns the file name, without extension, of signer's files:
+// the signer name with "/" replaced by "_". A name longer than
+// maxFileBase is cut there and ends in the first 16 hex digits of its
+// SHA-256, so that long names stay distinct.
 func FileBase(signer string) string {
-	return strings.ReplaceAll(signer, "/", "_")
+	base := strings.ReplaceAll(signer, "/", "_")
+	if len(base) <= maxFileBase {
+		return base
+	}
+	sum := sha256.Sum256([]byte(signer))
+	return base[:maxFileBase-17] + "-" + hex.EncodeToString(sum[:8])
 }
 
 // WrapKey implements KeyStore.

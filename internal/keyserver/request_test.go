@@ -154,3 +154,18 @@ func TestDecideRejectsUnsupportedQuoteVersion(t *testing.T) {
 		t.Errorf("state = %s, want %s", answer.State, sgxv1alpha1.StateUnsupportedQuoteVersion)
 	}
 }
+
+func TestFileBaseFitsLongSignerNames(t *testing.T) {
+	short := "tcsclusterissuer.tcs.intel.com/ca"
+	if got := FileBase(short); got != "tcsclusterissuer.tcs.intel.com_ca" {
+		t.Errorf("FileBase(%q) = %q", short, got)
+	}
+	a := "tcsissuer.tcs.intel.com/" + strings.Repeat("n", 63) + "." + strings.Repeat("a", 253)
+	b := a[:len(a)-1] + "b"
+	if len(FileBase(a)) > maxFileBase || len(FileBase(a)+".key") > 255 {
+		t.Errorf("FileBase of a %d-character name has %d characters", len(a), len(FileBase(a)))
+	}
+	if FileBase(a) == FileBase(b) {
+		t.Errorf("two long signer names share the file name %q", FileBase(a))
+	}
+}

@@ -211,6 +211,20 @@ func WriteBundleFile(path string, b *collateral.Bundle) error {
 	if err != nil {
 		return err
 	}
+	// The rename below replaces whatever is at path, so a device, a named
+	// pipe or a folder there is rejected, and a symbolic link is followed
+	// to the file it names.
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		info, err := os.Stat(resolved)
+		if err != nil {
+			return fmt.Errorf("writing bundle: %w", err)
+		}
+		if !info.Mode().IsRegular() {
+			return fmt.Errorf("writing bundle: %s exists and is not a regular file (mode %s); choose another path",
+				path, info.Mode().Type())
+		}
+		path = resolved
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("writing bundle: %w", err)

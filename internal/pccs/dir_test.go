@@ -220,3 +220,41 @@ func TestDirSourceSkipsNamedPipe(t *testing.T) {
 		t.Fatal("Collateral blocked on a named pipe in the bundle directory")
 	}
 }
+
+func TestWriteBundleFileKeepsSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	pipe := filepath.Join(dir, "pipe.json")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := &collateral.Bundle{TCBInfo: []byte("{}")}
+	for _, path := range []string{pipe, dir} {
+		err := WriteBundleFile(path, b)
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("WriteBundleFile(%s): err = %v, want a refusal", path, err)
+		}
+	}
+	info, err := os.Lstat(pipe)
+	if err != nil || info.Mode().Type() != os.ModeNamedPipe {
+		t.Errorf("the named pipe was replaced: %v, %v", info, err)
+	}
+
+	// A symbolic link is followed, and the link stays a link.
+	target := filepath.Join(dir, "target.json")
+	if err := os.WriteFile(target, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteBundleFile(link, b); err != nil {
+		t.Fatalf("WriteBundleFile through a link: %v", err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode().Type() != os.ModeSymlink {
+		t.Errorf("the link was replaced by a file")
+	}
+	if data, _ := os.ReadFile(target); string(data) == "old" {
+		t.Errorf("the link's target was not written")
+	}
+}
