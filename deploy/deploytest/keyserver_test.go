@@ -127,15 +127,6 @@ func localArgs(t *testing.T, args []string, dir, namespace, kubeconfig string) [
 // carries a quote that does not parse, so the answer needs no collateral:
 // MalformedQuote, with no Secret.
 func TestKeyServerAsServiceAccount(t *testing.T) {
-	// NOTE: this test cannot pass yet. The key server's cache lists
-	// QuoteAttestation objects in its own namespace as well as in the
-	// watched ones, and config/rbac grants that only in the watched ones,
-	// so the cache never syncs. Remove this skip when the cache covers the
-	// QuoteAttestations of the watched namespaces only, or config/rbac
-	// grants list and watch in tcs-keyserver too.
-	t.Skip("tcs-keyserver lists QuoteAttestations in tcs-keyserver, which config/rbac does not grant, " +
-		"so its cache never syncs")
-
 	t.Parallel()
 	bin := buildServers(t)
 	env := testenv.Start(t, testenv.Options{})
