@@ -53,6 +53,8 @@ type expectations struct {
 	// policyRendered is true when the release policy ConfigMap is part of
 	// the output.
 	policyRendered bool
+	// keyStore is the key server's --key-store.
+	keyStore string
 }
 
 var (
@@ -88,7 +90,7 @@ func renderAll(t *testing.T) []rendering {
 	dir := t.TempDir()
 	defaults := expectations{
 		issuerNamespace: "tcs-issuer", keyServerNamespace: "tcs-keyserver",
-		keyServerReplicas: 2, sgx: true, policyRendered: true,
+		keyServerReplicas: 2, sgx: true, policyRendered: true, keyStore: "secret",
 	}
 
 	var cases []rendering
@@ -134,7 +136,7 @@ configMapGenerator:
 
 	custom := expectations{
 		issuerNamespace: "tcs-enclave", keyServerNamespace: "tcs-keys",
-		keyServerReplicas: 3, sgx: true,
+		keyServerReplicas: 3, sgx: true, keyStore: "pkcs11",
 	}
 	cases = append(cases, rendering{
 		name:    "chart custom",
@@ -212,6 +214,28 @@ keyServer:
   collateral:
     offlineBundlesConfigMap: collateral-bundles
     refreshMargin: 12h
+  keyStore:
+    type: pkcs11
+    pkcs11:
+      modulePath: /usr/lib/softhsm/libsofthsm2.so
+      tokenLabel: ca-keys
+      pinSecretName: ca-keys-pin
+  extraEnv:
+    - name: SOFTHSM2_CONF
+      value: /etc/softhsm/softhsm2.conf
+  extraVolumes:
+    - name: softhsm-config
+      configMap:
+        name: softhsm-config
+    - name: softhsm-tokens
+      persistentVolumeClaim:
+        claimName: softhsm-tokens
+  extraVolumeMounts:
+    - name: softhsm-config
+      mountPath: /etc/softhsm
+      readOnly: true
+    - name: softhsm-tokens
+      mountPath: /var/lib/softhsm/tokens
   receiptKey:
     secretName: receipt-signing-key
     file: key.pem

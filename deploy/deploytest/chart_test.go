@@ -47,6 +47,10 @@ func TestChartRejectsValues(t *testing.T) {
 			args: []string{"--set", pccs, "--set-file", policyFile, "--set", "issuer.quoting.backend=tpm"},
 			want: "/issuer/quoting/backend",
 		},
+		"pkcs11 key store without module": {
+			args: []string{"--set", pccs, "--set-file", policyFile, "--set", "keyServer.keyStore.type=pkcs11"},
+			want: "keyServer.keyStore.type is pkcs11",
+		},
 		"dev backend without authority": {
 			args: []string{"--set", pccs, "--set-file", policyFile, "--set", "issuer.quoting.backend=dev"},
 			want: "issuer.quoting.devAuthoritySecret is empty",

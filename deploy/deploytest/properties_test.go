@@ -93,7 +93,8 @@ func TestManifestProperties(t *testing.T) {
 			}
 			checkReplicas(t, issuer, 1)
 			checkReplicas(t, keyServer, r.want.keyServerReplicas)
-			checkPINs(t, issuer)
+			checkPINs(t, issuer, true)
+			checkPINs(t, keyServer, r.want.keyStore == keyserver.KeyStorePKCS11)
 			checkSGXResources(t, issuer, r.want.sgx)
 			checkKeyServer(t, r, keyServer)
 			checkDisruptionBudgets(t, r, keyServer)
@@ -241,9 +242,10 @@ func checkMetricsService(t *testing.T, r rendering, d *appsv1.Deployment) {
 	}
 }
 
-// checkPINs checks that the token PINs reach the issuer only as files of
-// a Secret volume: no PIN in an environment value or a flag.
-func checkPINs(t *testing.T, d *appsv1.Deployment) {
+// checkPINs checks that token PINs reach a server only as files of a
+// Secret volume, never in an environment value or a flag. With
+// wantPINFile the server must be given at least one PIN file.
+func checkPINs(t *testing.T, d *appsv1.Deployment, wantPINFile bool) {
 	t.Helper()
 	c := d.Spec.Template.Spec.Containers[0]
 	for _, e := range c.Env {
@@ -268,7 +270,7 @@ func checkPINs(t *testing.T, d *appsv1.Deployment) {
 		pinFiles++
 		checkSecretFile(t, d, name, value)
 	}
-	if pinFiles == 0 {
+	if wantPINFile && pinFiles == 0 {
 		t.Errorf("%s: args %q name no PIN file", d.Name, c.Args)
 	}
 }
@@ -347,9 +349,11 @@ func checkKeyServer(t *testing.T, r rendering, d *appsv1.Deployment) {
 	}
 
 	checkSecretFile(t, d, "receipt-key", ks.ReceiptKeyFile)
-	if ks.KeyStore != keyserver.KeyStoreSecret || ks.KeySecretNamespace != d.Namespace {
-		t.Errorf("key store = %s in %q, want Secrets in the key server's namespace %s",
-			ks.KeyStore, ks.KeySecretNamespace, d.Namespace)
+	if ks.KeyStore != r.want.keyStore {
+		t.Errorf("key store = %s, want %s", ks.KeyStore, r.want.keyStore)
+	}
+	if ks.KeyStore == keyserver.KeyStoreSecret && ks.KeySecretNamespace != d.Namespace {
+		t.Errorf("key store Secrets in %q, want the key server's namespace %s", ks.KeySecretNamespace, d.Namespace)
 	}
 	for _, ns := range ks.NamespaceList() {
 		if find(r.objects, "Role", ns, "tcs-keyserver-attestation") == nil {

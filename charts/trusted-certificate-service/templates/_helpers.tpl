@@ -89,6 +89,10 @@ that a release never starts a key server that would exit at once.
 {{- if and $c.pccsURL $c.offlineBundlesConfigMap -}}
 {{- fail "keyServer.collateral.pccsURL and keyServer.collateral.offlineBundlesConfigMap are both set: the key server takes one collateral source, so set only one" -}}
 {{- end -}}
+{{- $k := .Values.keyServer.keyStore -}}
+{{- if and (eq $k.type "pkcs11") (or (not $k.pkcs11.modulePath) (not $k.pkcs11.tokenLabel) (not $k.pkcs11.pinSecretName)) -}}
+{{- fail "keyServer.keyStore.type is pkcs11: set keyServer.keyStore.pkcs11.modulePath, .tokenLabel and .pinSecretName (a Secret with the file user-pin)" -}}
+{{- end -}}
 {{- $p := .Values.keyServer.policy -}}
 {{- if and (not $p.content) (not $p.existingConfigMap) -}}
 {{- fail "keyServer.policy.content is empty and keyServer.policy.existingConfigMap is not set: give the release policy (see docs/policy.md), because without one the key server releases no key and exits" -}}
