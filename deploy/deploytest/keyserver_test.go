@@ -166,11 +166,14 @@ func TestKeyServerAsServiceAccount(t *testing.T) {
 	if err := env.Client.Create(ctx, caSecret); err != nil {
 		t.Fatal(err)
 	}
-	policyMap := find(r.objects, "ConfigMap", "tcs-keyserver", "")
+	var policyMap *unstructured.Unstructured
 	for _, cm := range objectsOfKind(r.objects, "ConfigMap") {
 		if strings.HasPrefix(cm.GetName(), "tcs-keyserver-policy-") {
 			policyMap = cm
 		}
+	}
+	if policyMap == nil {
+		t.Fatal("the kustomize output has no tcs-keyserver-policy ConfigMap")
 	}
 	policyText, _, _ := unstructured.NestedString(policyMap.Object, "data", "policy.yaml")
 	writeFile(t, dir, "policy.yaml", policyText)
