@@ -37,6 +37,9 @@ const (
 	issuerName         = "demo-ca"
 )
 
+// outputFiles are the files that a run writes to Options.OutDir.
+var outputFiles = []string{"ca.pem", "leaf-csr.pem", "leaf-cr.pem", "quoteattestation.yaml"}
+
 // signerName is the signer of the demo's TCSIssuer.
 var signerName = tcsv1alpha1.IssuerSignerPrefix + demoNamespace + "." + issuerName
 
@@ -88,6 +91,13 @@ func Run(opts Options) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 	defer cancel()
 
+	// Output of an earlier run goes first, so that a failed run leaves no
+	// mix of old and new certificates behind.
+	for _, name := range outputFiles {
+		if err := os.Remove(filepath.Join(opts.OutDir, name)); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("remove the previous %s: %w", name, err)
+		}
+	}
 	work, err := os.MkdirTemp("", "tcs-demo-")
 	if err != nil {
 		return err
@@ -96,7 +106,8 @@ func Run(opts Options) (err error) {
 	defer func() {
 		d.stopAll()
 		if err != nil || opts.KeepWork {
-			fmt.Fprintf(opts.Out, "The work folder with the servers' logs is kept: %s\n", work)
+			fmt.Fprintf(opts.Out, "The work folder with the servers' logs is kept: %s\n"+
+				"It contains the demo's throw-away keys and PINs; delete it when you are done.\n", work)
 			return
 		}
 		os.RemoveAll(work)

@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -113,11 +114,20 @@ func (d *demo) signCSR(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
-		Reason: "DemoApproved", Message: "Approved by the demo.", LastUpdateTime: metav1.Now(),
+	csrs := clientset.CertificatesV1().CertificateSigningRequests()
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		current, err := csrs.Get(ctx, csr.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		current.Status.Conditions = append(current.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+			Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
+			Reason: "DemoApproved", Message: "Approved by the demo.", LastUpdateTime: metav1.Now(),
+		})
+		_, err = csrs.UpdateApproval(ctx, csr.Name, current, metav1.UpdateOptions{})
+		return err
 	})
-	if _, err := clientset.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, csr.Name, csr, metav1.UpdateOptions{}); err != nil {
+	if err != nil {
 		return fmt.Errorf("approve CertificateSigningRequest %s: %w", csr.Name, err)
 	}
 	d.printf("approved it")
@@ -156,13 +166,22 @@ func (d *demo) signCertificateRequest(ctx context.Context) error {
 	d.printf("created cert-manager CertificateRequest %s/%s from a PKCS#10 request made with %s", cr.Namespace, cr.Name, tool)
 
 	// Without cert-manager's approver running, the demo approves the
-	// request itself, as `cmctl approve` would.
-	now := metav1.Now()
-	cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{
-		Type: cmapi.CertificateRequestConditionApproved, Status: cmmeta.ConditionTrue,
-		Reason: "DemoApproved", Message: "Approved by the demo.", LastTransitionTime: &now,
+	// request itself, as `cmctl approve` would. The issuer writes the
+	// request's status too (Pending), so the approval rereads the object
+	// and tries again on a conflict.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var current cmapi.CertificateRequest
+		if err := d.client.Get(ctx, client.ObjectKeyFromObject(cr), &current); err != nil {
+			return err
+		}
+		now := metav1.Now()
+		current.Status.Conditions = append(current.Status.Conditions, cmapi.CertificateRequestCondition{
+			Type: cmapi.CertificateRequestConditionApproved, Status: cmmeta.ConditionTrue,
+			Reason: "DemoApproved", Message: "Approved by the demo.", LastTransitionTime: &now,
+		})
+		return d.client.Status().Update(ctx, &current)
 	})
-	if err := d.client.Status().Update(ctx, cr); err != nil {
+	if err != nil {
 		return fmt.Errorf("approve CertificateRequest %s: %w", cr.Name, err)
 	}
 	d.printf("approved it")
