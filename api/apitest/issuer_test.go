@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 )
 
@@ -152,6 +153,31 @@ func TestQuoteAttestationRejectsInvalidBase64(t *testing.T) {
 		}}
 		if err := env.Client.Create(ctx, obj); !apierrors.IsInvalid(err) {
 			t.Errorf("spec.%s = %v: err = %v, want Invalid", field, override[field], err)
+		}
+	}
+}
+
+func TestSignerNamePatternMatchesCRD(t *testing.T) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Name: "quoteattestations.sgx.intel.com"}, crd); err != nil {
+		t.Fatal(err)
+	}
+	items := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"].Properties["signerNames"].Items.Schema
+	if items.Pattern != sgxv1alpha1.SignerNamePattern {
+		t.Errorf("CRD pattern %q differs from SignerNamePattern %q", items.Pattern, sgxv1alpha1.SignerNamePattern)
+	}
+	if items.MaxLength == nil || *items.MaxLength != sgxv1alpha1.MaxSignerNameLength {
+		t.Errorf("CRD maxLength %v differs from MaxSignerNameLength %d", items.MaxLength, sgxv1alpha1.MaxSignerNameLength)
+	}
+	for name, want := range map[string]bool{
+		"tcsissuer.tcs.intel.com/ns.ca":        true,
+		"tcsclusterissuer.tcs.intel.com/ca.x":  true,
+		"tcsissuer.tcs.intel.com/ca":           false,
+		"bad-signer":                           false,
+		"tcsclusterissuer.tcs.intel.com/UPPER": false,
+	} {
+		if got := sgxv1alpha1.ValidSignerName(name); got != want {
+			t.Errorf("ValidSignerName(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

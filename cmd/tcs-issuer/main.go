@@ -46,6 +46,11 @@ func main() {
 	log := ctrl.Log.WithName(binary)
 
 	if err := run(&opts, &flags); err != nil {
+		if errors.Is(err, errUsage) {
+			// Plain text, not a log record: this is a command-line mistake.
+			fmt.Fprintf(os.Stderr, "%s: %v (see %s --help)\n", binary, err, binary)
+			os.Exit(2)
+		}
 		log.Error(err, "Stopped with an error")
 		os.Exit(1)
 	}

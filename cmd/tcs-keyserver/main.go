@@ -5,6 +5,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,7 +26,8 @@ func main() {
 	log := ctrl.Log.WithName("tcs-keyserver")
 
 	if err := ks.Validate(); err != nil {
-		log.Error(err, "Invalid flags; see tcs-keyserver --help")
+		// Plain text, not a log record: this is a command-line mistake.
+		fmt.Fprintf(os.Stderr, "tcs-keyserver: invalid flags (see tcs-keyserver --help):\n%v\n", err)
 		os.Exit(2)
 	}
 	scheme, err := manager.Scheme()
@@ -40,8 +42,8 @@ func main() {
 	}
 	server, err := ks.New(mgr)
 	if err != nil {
-		log.Error(err, "Failed to configure the key server")
-		os.Exit(1)
+		fmt.Fprintf(os.Stderr, "tcs-keyserver: %v\n", err)
+		os.Exit(2)
 	}
 	for _, w := range server.Warnings {
 		log.Info("WARNING: "+w, "policy", ks.PolicyFile)

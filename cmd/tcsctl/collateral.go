@@ -236,12 +236,12 @@ func serveCatalog(ctx context.Context, logger *slog.Logger, opts collateralServe
 	if opts.devAuthority != "" {
 		authority, err := devpki.Load(opts.devAuthority)
 		if err != nil {
-			return nil, fmt.Errorf("--dev-authority: %w", err)
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("--dev-authority: %w", err)}
 		}
 		dev := pccs.NewAuthorityCatalog(authority, nil)
 		e, err := dev.Entry()
 		if err != nil {
-			return nil, fmt.Errorf("--dev-authority: %w", err)
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("--dev-authority: %w", err)}
 		}
 		logger.Warn("serving development collateral, which only verifiers configured to trust the development root accept",
 			"key", e.Key.String(), "root", authority.Root().Subject.CommonName)

@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tcs-project/tcs/internal/enclave/token"
+	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
 	"github.com/tcs-project/tcs/internal/keyserver"
 )
 
@@ -99,13 +99,17 @@ After the import only the token needs the key, so keep the key file
 offline as a backup, or not at all.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			keyPEM, err := os.ReadFile(keyFile)
-			if err != nil {
-				return fmt.Errorf("read the CA key: %w", err)
+			if !sgxv1alpha1.ValidSignerName(signer) {
+				return &exitError{code: exitUsage, err: fmt.Errorf("--signer=%q is not a signer name: use "+
+					"tcsissuer.tcs.intel.com/<namespace>.<name> or tcsclusterissuer.tcs.intel.com/<name>", signer)}
 			}
-			certPEM, err := os.ReadFile(certFile)
+			keyPEM, err := readInputFile(keyFile, maxPEMFileBytes)
 			if err != nil {
-				return fmt.Errorf("read the CA certificate: %w", err)
+				return &exitError{code: exitUsage, err: fmt.Errorf("read the CA key: %w", err)}
+			}
+			certPEM, err := readInputFile(certFile, maxPEMFileBytes)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("read the CA certificate: %w", err)}
 			}
 			return opts.withStore(func(store *keyserver.PKCS11Store) error {
 				if err := store.ImportCAPEM(signer, keyPEM, certPEM); err != nil {

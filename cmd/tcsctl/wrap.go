@@ -56,11 +56,11 @@ ECDSA keys on P-256 or P-384, so wrap accepts only those.`,
 func runWrap(stdout io.Writer, opts wrapOptions) error {
 	pub, err := readWrapPublicKey(opts.publicKey)
 	if err != nil {
-		return err
+		return &exitError{code: exitUsage, err: err}
 	}
 	key, err := readWrapPrivateKey(opts.key)
 	if err != nil {
-		return err
+		return &exitError{code: exitUsage, err: err}
 	}
 	blob, err := keywrap.Wrap(pub, key)
 	if err != nil {

@@ -85,7 +85,7 @@ func (o *Options) Bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.PKCS11UserPINFile, "user-pin-file", "",
 		"File containing the token's user PIN for --key-store=pkcs11. Empty reads $"+EnvUserPIN+".")
 	fs.StringVar(&o.ReceiptKeyFile, "receipt-key", "",
-		"Path of the Ed25519 private key (PEM PKCS#8, as `openssl genpkey -algorithm ed25519` writes) "+
+		"Path of the Ed25519 private key (PEM PKCS#8, as \"openssl genpkey -algorithm ed25519\" writes) "+
 			"that signs release receipts (required). Give its public key to tcs-issuer.")
 	fs.StringVar(&o.ClaimsNamespace, "claims-namespace", os.Getenv("POD_NAMESPACE"),
 		"Namespace where the key server records answered public keys and quotes, so that each is used once. "+
@@ -126,6 +126,8 @@ func (o *Options) Validate() error {
 	case KeyStoreDir:
 		if o.KeyDir == "" {
 			errs = append(errs, errors.New("--key-dir is required with --key-store=dir"))
+		} else if info, err := os.Stat(o.KeyDir); err != nil || !info.IsDir() {
+			errs = append(errs, fmt.Errorf("--key-dir=%s is not a folder: give the folder of CA key files", o.KeyDir))
 		}
 	case KeyStoreSecret:
 		if o.KeySecretNamespace == "" {
@@ -252,7 +254,8 @@ func LoadReceiptKey(path string) (ed25519.PrivateKey, error) {
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("receipt key %s is not a PEM \"PRIVATE KEY\": create one with `openssl genpkey -algorithm ed25519 -out %s`", path, path)
+		return nil, fmt.Errorf("receipt key %s is not a PEM \"PRIVATE KEY\": give the private key, "+
+			"which `openssl genpkey -algorithm ed25519 -out receipt-key.pem` creates, not its public half", path)
 	}
 	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {

@@ -57,8 +57,9 @@ func (o *Options) Bind(fs *flag.FlagSet, binary string, d Defaults) {
 			"Turn it on whenever more than one replica runs.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", binary+".tcs.intel.com",
 		"Name of the Lease used for leader election.")
-	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "",
-		"Namespace of the Lease. Empty uses the namespace the pod runs in.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"),
+		"Namespace of the Lease. Defaults to $POD_NAMESPACE; when that is empty too, the namespace "+
+			"of the pod's service account, which exists only inside a cluster.")
 	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", 15*time.Second,
 		"How long a leader's Lease lasts without renewal before another replica takes over.")
 	fs.BoolVar(&o.ShowVersion, "version", false, "Print the version and exit.")
