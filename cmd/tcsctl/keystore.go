@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tcs-project/tcs/internal/enclave/token"
 	sgxv1alpha1 "github.com/tcs-project/tcs/api/sgx/v1alpha1"
+	"github.com/tcs-project/tcs/internal/enclave/token"
 	"github.com/tcs-project/tcs/internal/keyserver"
 )
 
