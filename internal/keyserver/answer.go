@@ -89,7 +89,7 @@ func (d *Decider) now() time.Time {
 func (d *Decider) Decide(ctx context.Context, req Request) (*Answer, error) {
 	now := d.now()
 	if d.MaxRequestAge > 0 && !req.Created.IsZero() && now.Sub(req.Created) > d.MaxRequestAge {
-		return failed(reject(sgxv1alpha1.StateReplayedRequest,
+		return failed(reject(sgxv1alpha1.StateStaleRequest,
 			"The request was created at %s, more than %s ago, and is stale. Create a new QuoteAttestation with a fresh quote.",
 			req.Created.UTC().Format(time.RFC3339), d.MaxRequestAge)), nil
 	}

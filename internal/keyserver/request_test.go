@@ -134,8 +134,8 @@ func TestDecideRejectsStaleRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !answer.Failed || answer.State != sgxv1alpha1.StateReplayedRequest {
-		t.Errorf("answer = %+v, want a ReplayedRequest failure", answer)
+	if !answer.Failed || answer.State != sgxv1alpha1.StateStaleRequest {
+		t.Errorf("answer = %+v, want a StaleRequest failure", answer)
 	}
 	if !strings.Contains(answer.Message, "stale") {
 		t.Errorf("message %q does not say the request is stale", answer.Message)

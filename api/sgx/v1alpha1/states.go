@@ -57,6 +57,9 @@ const (
 	// StateReplayedRequest: the public key or the quote was already
 	// answered.
 	StateReplayedRequest = "ReplayedRequest"
+	// StateStaleRequest: the request was created longer ago than the key
+	// server accepts.
+	StateStaleRequest = "StaleRequest"
 	// StateKeyStoreFailure: the key store returned a permanent error for a
 	// signer's key or certificate.
 	StateKeyStoreFailure = "KeyStoreFailure"
