@@ -17,12 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
@@ -96,15 +93,6 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("index CertificateRequests by signer name: %w", err)
 	}
-	ready := make(chan event.TypedGenericEvent[string], readyBuffer)
-	cfg.CAs.OnPut(func(signerName string) {
-		select {
-		case ready <- event.TypedGenericEvent[string]{Object: signerName}:
-		default:
-			// The queue is full of wake-ups already; the waiting
-			// requests are retried after NotReadyRetry anyway.
-		}
-	})
 	own := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		cr, ok := obj.(*cmapi.CertificateRequest)
 		return ok && IsOwnIssuer(cr.Spec.IssuerRef)
@@ -112,7 +100,7 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("certificaterequest").
 		For(&cmapi.CertificateRequest{}, builder.WithPredicates(own)).
-		WatchesRawSource(source.Channel(ready, handler.TypedEnqueueRequestsFromMapFunc(r.waitingFor))).
+		WatchesRawSource(cfg.CAs.ReadySource(r.waitingFor)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: cfg.MaxConcurrentReconciles}).
 		Complete(r)
 }
@@ -120,9 +108,6 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 // signerNameField indexes requests for our issuers by the signer name of
 // the issuer they reference.
 const signerNameField = "tcs.signerName"
-
-// readyBuffer bounds the queued notices of CAs that became ready.
-const readyBuffer = 256
 
 // signerName returns the signer name of the issuer a request references,
 // or "" for a request of another issuer.

@@ -15,12 +15,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	tcsv1alpha1 "github.com/tcs-project/tcs/api/tcs/v1alpha1"
 	"github.com/tcs-project/tcs/internal/issuer/castore"
@@ -95,15 +92,6 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("index CertificateSigningRequests by signer name: %w", err)
 	}
-	ready := make(chan event.TypedGenericEvent[string], readyBuffer)
-	cfg.CAs.OnPut(func(signerName string) {
-		select {
-		case ready <- event.TypedGenericEvent[string]{Object: signerName}:
-		default:
-			// The queue is full of wake-ups already; the waiting
-			// requests are retried after NotReadyRetry anyway.
-		}
-	})
 	own := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		c, ok := obj.(*certificatesv1.CertificateSigningRequest)
 		return ok && IsOwnSigner(c.Spec.SignerName)
@@ -111,16 +99,13 @@ func Setup(mgr ctrl.Manager, cfg Config) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("certificatesigningrequest").
 		For(&certificatesv1.CertificateSigningRequest{}, builder.WithPredicates(own)).
-		WatchesRawSource(source.Channel(ready, handler.TypedEnqueueRequestsFromMapFunc(r.waitingFor))).
+		WatchesRawSource(cfg.CAs.ReadySource(r.waitingFor)).
 		WithOptions(ctrlOptions(cfg.MaxConcurrentReconciles)).
 		Complete(r)
 }
 
 // signerNameField indexes the CSRs of our signers by spec.signerName.
 const signerNameField = "spec.signerName"
-
-// readyBuffer bounds the queued notices of CAs that became ready.
-const readyBuffer = 256
 
 // waitingFor returns the unsigned requests of a signer whose CA just
 // became ready.
