@@ -6,33 +6,17 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tcs-project/tcs/internal/realquotes"
 )
 
 // realBundles returns the collateral.json files of $TCS_REAL_QUOTES, or
 // nil when the variable is not set.
 func realBundles(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	dir := os.Getenv("TCS_REAL_QUOTES")
-	if dir == "" {
-		return nil
-	}
-	paths, err := filepath.Glob(filepath.Join(dir, "*", "collateral.json"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(filepath.Dir(p))] = b
-	}
-	return out
+	return realquotes.Files(tb, "collateral.json")
 }
 
 const tcbInfoV2 = `{"version":2,"issueDate":"2021-01-01T00:00:00Z","nextUpdate":"2021-02-01T00:00:00Z",` +

@@ -4,32 +4,16 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/tcs-project/tcs/internal/realquotes"
 )
 
 // realQuotes returns the quote.bin of every folder of $TCS_REAL_QUOTES, or
 // nil when the variable is not set.
 func realQuotes(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	dir := os.Getenv("TCS_REAL_QUOTES")
-	if dir == "" {
-		return nil
-	}
-	paths, err := filepath.Glob(filepath.Join(dir, "*", "quote.bin"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := map[string][]byte{}
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		out[filepath.Base(filepath.Dir(p))] = b
-	}
-	return out
+	return realquotes.Files(tb, "quote.bin")
 }
 
 func requireRealQuotes(tb testing.TB) map[string][]byte {
