@@ -9,7 +9,7 @@ import (
 )
 
 // Size limits of input files. A v3 quote with its PCK chain is about
-// 5 KiB and the API admits at most 65,538 bytes; collateral bundles are
+// 5 KiB, and the API admits at most 65,538 bytes. Collateral bundles are
 // some tens of KiB. The limits stop a wrong path, such as /dev/zero or a
 // disk image, from being read without end.
 const (

@@ -39,8 +39,8 @@ type Decider struct {
 
 // Answer is a decided answer: either a rejection or one Secret per signer.
 type Answer struct {
-	// State and Message are the condition to write. Failed tells Failure
-	// from Success.
+	// State and Message are the condition to write. Failed is true for a
+	// Failure condition.
 	Failed  bool
 	State   string
 	Message string
@@ -272,7 +272,7 @@ func (d *Decider) releaseKeys(ctx context.Context, r *request, req Request, res 
 // characters even with 64 signers at the maximum name length.
 const maxListLength = 16384
 
-// joinBounded joins items with sep up to maxListLength and says how many
+// joinBounded joins items with sep up to maxListLength and notes how many
 // it left out.
 func joinBounded(items []string, sep string) string {
 	var b strings.Builder

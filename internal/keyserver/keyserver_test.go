@@ -25,6 +25,7 @@ import (
 	"github.com/tcs-project/tcs/internal/devpki"
 	"github.com/tcs-project/tcs/internal/keyserver"
 	"github.com/tcs-project/tcs/internal/keywrap"
+	"github.com/tcs-project/tcs/internal/realquotes"
 )
 
 // checkProvisioned asserts that qa ended Success with one Secret per
@@ -332,7 +333,7 @@ func (s fixedSource) Collateral(context.Context, [6]byte, string) (*collateral.B
 func TestRealQuoteRefusedForBinding(t *testing.T) {
 	root := os.Getenv("TCS_REAL_QUOTES")
 	if root == "" {
-		t.Skip("TCS_REAL_QUOTES is unset: it names the folder of real SGX quotes with their collateral")
+		t.Skip(realquotes.SkipReason)
 	}
 	dirs, err := os.ReadDir(root)
 	if err != nil {

@@ -35,14 +35,14 @@ var (
 type KeyStore interface {
 	// WrapKey wraps the CA private key of signer for enclaveKey in the
 	// KMRA format and returns it with the PEM certificate chain of the CA.
-	// It returns an error that wraps ErrUnknownSigner when the store has
-	// no CA for signer, and one that wraps ErrKeyStore when the store's
-	// content is unusable; other errors are transient.
+	// Its error wraps ErrUnknownSigner when the store has no CA for signer
+	// and ErrKeyStore when the store's content is unusable. Other errors
+	// are transient.
 	WrapKey(ctx context.Context, signer string, enclaveKey *rsa.PublicKey) (blob, chainPEM []byte, err error)
 }
 
-// DirStore is a folder of PEM files: for each signer name, named as
-// FileBase says, NAME.key holds the CA private key (PKCS#1, SEC 1 or
+// DirStore is a folder of PEM files. For each signer name, with NAME from
+// FileBase, NAME.key contains the CA private key (PKCS#1, SEC 1 or
 // PKCS#8) and NAME.crt the CA certificate chain, CA certificate first. The
 // files are read on every request, so a key can be replaced in place.
 type DirStore struct {

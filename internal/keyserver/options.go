@@ -167,8 +167,8 @@ func (o *Options) validatePKCS11() []error {
 
 // TuneManager limits the manager's cache to the watched namespaces. The
 // key server reads its own namespace (claims, key store Secrets) directly
-// from the API server, so that namespace stays out of the cache: its Role
-// there grants no access to QuoteAttestation objects, and a cache that
+// from the API server, so that namespace stays out of the cache. Its Role
+// there grants no access to QuoteAttestation objects, so a cache that
 // watched them there would never sync.
 func (o *Options) TuneManager(opts *ctrl.Options) {
 	namespaces := map[string]cache.Config{}

@@ -36,7 +36,8 @@ const (
 // decideTimeout bounds one attempt to decide an answer.
 const decideTimeout = 2 * time.Minute
 
-// Reconciler answers QuoteAttestation objects.
+// Reconciler verifies QuoteAttestation objects and writes their Secrets and
+// status.
 type Reconciler struct {
 	// Client reads through the manager's cache and writes.
 	Client client.Client

@@ -52,10 +52,9 @@ func BundleFileName(key Key) string {
 	return key.String() + bundleExt
 }
 
-// Collateral returns the bundle for the key. The file named as
-// BundleFileName says wins when its contents are for the key, so that an
-// operator can pin a bundle by its name; otherwise, among the matching
-// files, the one issued last does. It returns an error wrapping ErrNotFound
+// Collateral returns the bundle for the key. The file that BundleFileName
+// names wins when its contents are for the key, so that an operator can
+// pin a bundle by its name. Otherwise the matching file issued last wins. It returns an error wrapping ErrNotFound
 // when no file matches.
 func (d *DirSource) Collateral(_ context.Context, fmspc [fmspcLen]byte, ca string) (*collateral.Bundle, error) {
 	ca, err := ParseCA(ca)

@@ -7,10 +7,10 @@ import (
 // ECDSAQuoteVersion3 is the only quoteVersion the API accepts.
 const ECDSAQuoteVersion3 = "ECDSA Quote 3"
 
-// SecretTypeKMRA names the format of a provisioned Secret's tls.key: the
-// base64 of RSA-OAEP (SHA-1) of a fresh AES-256 key followed by the AES key
-// wrap with padding (RFC 5649) of the CA private key's PKCS#8 DER, as
-// Intel's km-wrap tool writes it.
+// SecretTypeKMRA names the format of a provisioned Secret's tls.key, as
+// Intel's km-wrap tool writes it. It is the base64 of RSA-OAEP (SHA-1) of a
+// fresh AES-256 key, followed by the AES key wrap with padding (RFC 5649)
+// of the CA private key's PKCS#8 DER.
 const SecretTypeKMRA = "KMRA"
 
 // Size limits of the spec. The API server measures []byte fields in their
@@ -101,7 +101,7 @@ const (
 	// provisioned.
 	ConditionSuccess ConditionType = "Success"
 	// ConditionFailure means the key server rejected the request for good;
-	// State and Message say why.
+	// State and Message explain why.
 	ConditionFailure ConditionType = "Failure"
 )
 
